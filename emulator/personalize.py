@@ -1,0 +1,119 @@
+"""The emulator's HTTP server: PutEvents as AWS answers it, plus a read-back for people and tests.
+
+Routes:
+- `POST /events` (personalize-events PutEvents): validated against botocore's model; a bad request
+  gets 400 `InvalidInputException` in the rest-json error shape botocore parses.
+- `GET /_emulator/put-events`: every accepted PutEvents body, in arrival order (JSON list).
+- `DELETE /_emulator/put-events`: forget them.
+- `GET /healthz`.
+"""
+
+import asyncio
+import logging
+
+import botocore.session
+import orjson
+from aiohttp import web
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from emulator.validation import validate
+
+log = logging.getLogger(__name__)
+
+
+class EmulatorSettings(BaseSettings):
+    """Where the emulator listens, and which event types it accepts per tracker."""
+
+    model_config = SettingsConfigDict(env_prefix="EMULATOR_", extra="ignore")
+
+    host: str = Field(default="127.0.0.1", description="EMULATOR_HOST")
+    port: int = Field(default=8001, description="EMULATOR_PORT")
+    max_event_types: int = Field(
+        default=10,
+        description=(
+            "EMULATOR_MAX_EVENT_TYPES: distinct eventTypes a tracker's dataset accepts "
+            "(Personalize's interactions-dataset limit)."
+        ),
+    )
+
+
+_PUT_EVENTS = web.AppKey("put_events", list)
+_EVENT_TYPES = web.AppKey("event_types", dict)
+_SETTINGS = web.AppKey("settings", EmulatorSettings)
+_INPUT_SHAPE = botocore.session.get_session().get_service_model("personalize-events")
+_PUT_EVENTS_SHAPE = _INPUT_SHAPE.operation_model("PutEvents").input_shape
+
+
+def _aws_error(status: int, code: str, message: str) -> web.Response:
+    """The rest-json error shape: botocore reads the code from x-amzn-ErrorType."""
+    return web.Response(
+        status=status,
+        body=orjson.dumps({"message": message}),
+        content_type="application/json",
+        headers={"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/"},
+    )
+
+
+async def _put_events(request: web.Request) -> web.Response:
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        return _aws_error(400, "SerializationException", f"body is not JSON: {exc}")
+    errors = validate(_PUT_EVENTS_SHAPE, body)
+    if errors:
+        return _aws_error(400, "InvalidInputException", "; ".join(errors))
+    known: set[str] = request.app[_EVENT_TYPES].setdefault(body["trackingId"], set())
+    new = {event["eventType"] for event in body["eventList"]} - known
+    limit = request.app[_SETTINGS].max_event_types
+    if len(known) + len(new) > limit:
+        return _aws_error(
+            400,
+            "InvalidInputException",
+            f"tracker {body['trackingId']} would exceed {limit} distinct event types "
+            f"(new: {sorted(new)})",
+        )
+    known |= new
+    request.app[_PUT_EVENTS].append(body)
+    return web.Response(status=200, body=b"{}", content_type="application/json")
+
+
+async def _read_back(request: web.Request) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(request.app[_PUT_EVENTS]), content_type="application/json"
+    )
+
+
+async def _forget(request: web.Request) -> web.Response:
+    request.app[_PUT_EVENTS].clear()
+    request.app[_EVENT_TYPES].clear()
+    return web.Response(status=204)
+
+
+async def _healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def create_app(settings: EmulatorSettings | None = None) -> web.Application:
+    app = web.Application(client_max_size=8 * 1024 * 1024)
+    app[_SETTINGS] = settings or EmulatorSettings()
+    app[_PUT_EVENTS] = []
+    app[_EVENT_TYPES] = {}
+    app.router.add_post("/events", _put_events)
+    app.router.add_get("/_emulator/put-events", _read_back)
+    app.router.add_delete("/_emulator/put-events", _forget)
+    app.router.add_get("/healthz", _healthz)
+    return app
+
+
+def run(settings: EmulatorSettings | None = None) -> None:
+    settings = settings or EmulatorSettings()
+    log.info("personalize emulator listening", extra={"port": settings.port})
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        loop=asyncio.new_event_loop(),
+    )

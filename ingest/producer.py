@@ -1,0 +1,92 @@
+"""An asyncio face on confluent-kafka's Producer: await until Kafka acknowledged a whole batch.
+
+librdkafka calls delivery callbacks from `poll()`; a daemon thread polls, and each batch wakes
+its waiting request once, when its last message is acknowledged (or the first one fails).
+"""
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+Record = tuple[str, bytes, bytes, list[tuple[str, bytes]]]  # topic, key, value, headers
+
+
+class DeliveryError(RuntimeError):
+    """Kafka did not take a message; nothing can be promised to the sender."""
+
+
+class _Batch:
+    __slots__ = ("error", "future", "loop", "pending")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[None] = loop.create_future()
+        self.pending = size
+        self.error: KafkaError | None = None
+
+    def on_delivery(self, error: KafkaError | None, _message: Message) -> None:
+        # Runs in the polling thread; only it touches `pending`.
+        if error is not None and self.error is None:
+            self.error = error
+            self.loop.call_soon_threadsafe(self._finish)
+            return
+        self.pending -= 1
+        if self.pending == 0 and self.error is None:
+            self.loop.call_soon_threadsafe(self._finish)
+
+    def _finish(self) -> None:
+        if self.future.done():
+            return
+        if self.error is not None:
+            self.future.set_exception(DeliveryError(str(self.error)))
+        else:
+            self.future.set_result(None)
+
+
+class KafkaWriter:
+    """Produce batches of records and await their acknowledgement."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._producer = Producer(config)
+        self._running = True
+        self._poller = threading.Thread(target=self._poll, name="kafka-delivery", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while self._running:
+            self._producer.poll(0.1)
+
+    async def write(self, records: Sequence[Record]) -> None:
+        """Return once Kafka acknowledged every record; raise DeliveryError if any failed."""
+        if not records:
+            return
+        batch = _Batch(asyncio.get_running_loop(), len(records))
+        for topic, key, value, headers in records:
+            while True:
+                try:
+                    self._producer.produce(
+                        topic, value, key, headers=headers, on_delivery=batch.on_delivery
+                    )
+                    break
+                except BufferError:
+                    # The local queue is full: let the poller drain acks, without blocking.
+                    await asyncio.sleep(0.005)
+        await batch.future
+
+    def broker_reachable(self, timeout: float) -> bool:
+        """Blocking metadata round trip; call it from a thread."""
+        try:
+            self._producer.list_topics(timeout=timeout)
+            return True
+        except Exception:
+            return False
+
+    def close(self, timeout: float = 10.0) -> int:
+        """Flush what is queued, stop polling; returns how many messages were left undelivered."""
+        left = self._producer.flush(timeout)
+        self._running = False
+        self._poller.join(timeout=1.0)
+        return int(left)

@@ -1,0 +1,62 @@
+"""`pipeline <command>`: one entry point for every service and the local stack."""
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="pipeline", description="Amplitude events to AWS Personalize, through Kafka."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("ingest", help="the webhook (HTTP -> raw topic)")
+    commands.add_parser("streams", help="the Faust worker (raw -> interactions topic)")
+    commands.add_parser("sink", help="the Personalize sink (interactions -> PutEvents)")
+    commands.add_parser("emulator", help="the local Personalize emulator")
+    commands.add_parser("topics", help="create the pipeline's topics on KAFKA_BOOTSTRAP_SERVERS")
+    commands.add_parser("dev", help="everything at once on the embedded broker (make run)")
+    args = parser.parse_args(argv)
+
+    from pipeline.logs import configure_logging
+
+    if args.command == "ingest":
+        from ingest import IngestSettings, run
+
+        ingest_settings = IngestSettings()
+        configure_logging("ingest", ingest_settings.log_level)
+        run(ingest_settings)
+    elif args.command == "streams":
+        from streams import StreamsSettings
+        from streams.app import run as run_streams
+
+        streams_settings = StreamsSettings()
+        configure_logging("streams", streams_settings.log_level)
+        sys.argv = [sys.argv[0]]  # Faust's Worker parses the command line itself
+        run_streams(streams_settings)
+    elif args.command == "sink":
+        from sinks import SinkSettings
+        from sinks.runner import run as run_sink
+
+        sink_settings = SinkSettings()
+        configure_logging("sink", sink_settings.log_level)
+        run_sink(sink_settings)
+    elif args.command == "emulator":
+        from emulator import run as run_emulator
+
+        configure_logging("emulator")
+        run_emulator()
+    elif args.command == "topics":
+        from pipeline.kafka import ensure_topics
+        from pipeline.settings import KafkaSettings
+
+        configure_logging("topics")
+        ensure_topics(KafkaSettings())
+    elif args.command == "dev":
+        from pipeline.devstack import main as dev_main
+
+        configure_logging("dev")
+        dev_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""The whole pipeline on one machine: embedded broker, emulator, ingest, streams, sink.
+
+`make run` runs `main()` in the foreground; the end-to-end tests use `LocalStack` directly.
+Each service runs as its own process, exactly as deployed, configured only by environment.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.kafka import ensure_topics
+from pipeline.settings import KafkaSettings
+
+DEV_SECRET = "dev-secret-change-me"
+DEV_TRACKING_ID = "local-tracker"
+
+
+@dataclass
+class Ports:
+    ingest: int = 8000
+    emulator: int = 8001
+    streams_web: int = 6066
+    sink_status: int = 9102
+
+    @classmethod
+    def free(cls) -> "Ports":
+        return cls(free_port(), free_port(), free_port(), free_port())
+
+
+@dataclass
+class LocalStack:
+    """Start the services as child processes against `bootstrap` (or an embedded broker)."""
+
+    ports: Ports = field(default_factory=Ports)
+    bootstrap: str | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    _broker: EmbeddedBroker | None = None
+    _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _data_dir: tempfile.TemporaryDirectory[str] | None = None
+
+    def env(self) -> dict[str, str]:
+        assert self.bootstrap is not None
+        assert self._data_dir is not None
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "AMPLITUDE_WEBHOOK_SECRET": os.environ.get("AMPLITUDE_WEBHOOK_SECRET", DEV_SECRET),
+            "AWS_PERSONALIZE_TRACKING_ID": os.environ.get(
+                "AWS_PERSONALIZE_TRACKING_ID", DEV_TRACKING_ID
+            ),
+            "PERSONALIZE_ENDPOINT_URL": os.environ.get(
+                "PERSONALIZE_ENDPOINT_URL", f"http://127.0.0.1:{self.ports.emulator}"
+            ),
+            # The emulator ignores credentials, but botocore refuses to sign without some.
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "emulator"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "emulator"),
+            "INGEST_PORT": str(self.ports.ingest),
+            "EMULATOR_PORT": str(self.ports.emulator),
+            "STREAMS_WEB_PORT": str(self.ports.streams_web),
+            "STREAMS_DATA_DIR": self._data_dir.name,
+            "SINK_STATUS_PORT": str(self.ports.sink_status),
+        }
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 60.0) -> "LocalStack":
+        self._data_dir = tempfile.TemporaryDirectory(prefix="pipeline-dev-")
+        if self.bootstrap is None:
+            self._broker = EmbeddedBroker().start()
+            self.bootstrap = self._broker.bootstrap_servers
+        env = self.env()
+        ensure_topics(KafkaSettings(kafka_bootstrap_servers=self.bootstrap))
+        for name in ("emulator", "ingest", "streams", "sink"):
+            self._spawn(name, env)
+        self.wait_ready(timeout)
+        return self
+
+    def _spawn(self, name: str, env: dict[str, str]) -> None:
+        output = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = open(self.log_dir / f"{name}.log", "ab")
+        self._processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", name],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+        )
+
+    def wait_ready(self, timeout: float) -> None:
+        """Wait until every service answers its probe (the sink: until it holds partitions)."""
+        probes = {
+            "emulator": f"http://127.0.0.1:{self.ports.emulator}/healthz",
+            "ingest": f"http://127.0.0.1:{self.ports.ingest}/readyz",
+            "streams": f"http://127.0.0.1:{self.ports.streams_web}/readyz",
+            "sink": f"http://127.0.0.1:{self.ports.sink_status}/readyz",
+        }
+        deadline = time.monotonic() + timeout
+        for name, url in probes.items():
+            while not _answers_ok(url):
+                self.check_alive()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} not ready after {timeout}s ({url})")
+                time.sleep(0.1)  # polling a condition, with a deadline
+
+    def check_alive(self) -> None:
+        for name, process in self._processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {process.returncode}")
+
+    def stop(self) -> None:
+        for process in reversed(list(self._processes.values())):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self._processes.values():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._processes.clear()
+        if self._broker is not None:
+            self._broker.stop()
+        if self._data_dir is not None:
+            self._data_dir.cleanup()
+
+
+def _answers_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def main() -> None:
+    """Run the stack in the foreground until Ctrl-C or SIGTERM, then stop everything."""
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    stack = LocalStack(bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    try:
+        stack.start()
+        env = stack.env()
+        secret = env["AMPLITUDE_WEBHOOK_SECRET"]
+        shown = secret if secret == DEV_SECRET else "<your AMPLITUDE_WEBHOOK_SECRET>"
+        print(
+            f"""
+pipeline running (Ctrl-C stops everything)
+  kafka              {stack.bootstrap}{"  (embedded Tansu, memory only)" if stack._broker else ""}
+  ingest webhook     http://127.0.0.1:{stack.ports.ingest}/webhooks/amplitude
+                     Authorization: Bearer {shown}
+  ingest metrics     http://127.0.0.1:{stack.ports.ingest}/metrics
+  streams metrics    http://127.0.0.1:{stack.ports.streams_web}/metrics
+  sink metrics       http://127.0.0.1:{stack.ports.sink_status}/metrics
+  emulator           http://127.0.0.1:{stack.ports.emulator}/_emulator/put-events
+""",
+            flush=True,
+        )
+        while not stopping.wait(0.5):
+            stack.check_alive()
+    finally:
+        print("stopping...", flush=True)
+        stack.stop()

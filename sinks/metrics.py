@@ -1,0 +1,26 @@
+"""The sink's Prometheus metrics, all defined here."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS = Counter(
+    "sink_events_total", "Interactions handled, by outcome (delivered, dead_lettered).", ["outcome"]
+)
+CALLS = Counter(
+    "sink_put_events_calls_total",
+    "PutEvents calls, by outcome and AWS error code.",
+    ["outcome", "error_code"],
+)
+CALL_DURATION = Histogram(
+    "sink_put_events_duration_seconds",
+    "PutEvents call latency, botocore's retries included.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+EVENTS_PER_CALL = Histogram(
+    "sink_put_events_events_per_call",
+    "Events in one PutEvents call.",
+    buckets=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
+)
+LAST_SUCCESS = Gauge(
+    "sink_last_successful_put_events_timestamp_seconds",
+    "Unix time of the last successful PutEvents call.",
+)

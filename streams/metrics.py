@@ -1,0 +1,19 @@
+"""The stream stage's Prometheus metrics, all defined here (Faust's own sensors add theirs)."""
+
+from prometheus_client import Counter, Histogram
+
+EVENTS_IN = Counter("streams_events_in_total", "Raw events read from the raw topic.")
+EVENTS_OUT = Counter(
+    "streams_interactions_out_total", "Interactions written, by event type.", ["event_type"]
+)
+FILTERED = Counter(
+    "streams_events_filtered_total",
+    "Events not in the weight table, by Amplitude event type (bounded: see _label).",
+    ["event_type"],
+)
+DEAD_LETTERS = Counter("streams_dead_letters_total", "Events dead-lettered, by reason.", ["reason"])
+LAG = Histogram(
+    "streams_processing_lag_seconds",
+    "Now minus the event's own time, when weighted.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400),
+)

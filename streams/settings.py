@@ -1,0 +1,26 @@
+"""Settings of the stream stage (environment variables are the upper-case field names)."""
+
+from pathlib import Path
+
+from pydantic import Field
+
+from pipeline.settings import KafkaSettings
+
+
+class StreamsSettings(KafkaSettings):
+    streams_app_id: str = Field(
+        default="interactions-weigher", description="Faust app id: the consumer group's name."
+    )
+    streams_rules_path: Path | None = Field(
+        default=None, description="Rules file to use instead of the packaged default table."
+    )
+    streams_item_id_properties: list[str] = Field(
+        default=["item_id", "itemId", "content_id"],
+        description="event_properties names holding the item id, tried in order (JSON list).",
+    )
+    streams_web_host: str = Field(default="127.0.0.1", description="Faust web (/metrics) address.")
+    streams_web_port: int = Field(default=6066, description="Faust web (/metrics) port.")
+    streams_data_dir: Path = Field(
+        default=Path(".faust-data"), description="Faust's local state directory."
+    )
+    log_level: str = "INFO"

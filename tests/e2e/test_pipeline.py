@@ -1,0 +1,124 @@
+"""The whole pipeline as a user runs it: post the seed's events, find PutEvents at the emulator."""
+
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from pipeline.devstack import DEV_SECRET, LocalStack, Ports
+from tests.kafka_fixture import kcat, wait_for
+
+RUN = uuid.uuid4().hex[:6]  # users unique to this run, in case the cluster is shared
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    logs: Path = tmp_path_factory.mktemp("stack-logs")
+    local = LocalStack(ports=Ports.free(), bootstrap=kafka_bootstrap, log_dir=logs)
+    local.start(timeout=90)
+    yield local
+    local.stop()
+
+
+def post(stack: LocalStack, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stack.ports.ingest}/webhooks/amplitude",
+        data=orjson.dumps(body),
+        headers={"Authorization": f"Bearer {DEV_SECRET}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        return dict(orjson.loads(response.read()))
+
+
+def put_events(stack: LocalStack) -> list[dict[str, Any]]:
+    url = f"http://127.0.0.1:{stack.ports.emulator}/_emulator/put-events"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return list(orjson.loads(response.read()))
+
+
+def seed_event(event_type: str, user: str, item: str, n: int) -> dict[str, Any]:
+    return {
+        "event_type": event_type,
+        "user_id": user,
+        "session_id": 1700000000000,
+        "time": 1700000000000 + n,
+        "insert_id": f"{user}-{n}",
+        "event_properties": {"item_id": item},
+    }
+
+
+def test_seed_curl_example_reaches_personalize_within_5s(stack: LocalStack) -> None:
+    events = [
+        seed_event("click", f"user-42-{RUN}", "item-1", 1),
+        seed_event("upvote", f"user-42-{RUN}", "item-2", 2),
+        seed_event("page_view", f"user-42-{RUN}", "item-9", 3),
+        seed_event("flag_content", f"user-42-{RUN}", "item-3", 4),
+    ]
+    posted = time.monotonic()
+    assert post(stack, {"events": events})["accepted"] == 4
+
+    def delivered() -> list[dict[str, Any]]:
+        return [
+            e
+            for c in put_events(stack)
+            if c.get("userId") == f"user-42-{RUN}"
+            for e in c["eventList"]
+        ]
+
+    wait_for(lambda: len(delivered()) >= 3, timeout=5, what="three events at the emulator")
+    assert time.monotonic() - posted < 5
+    got = {e["itemId"]: (e["eventType"], e["eventValue"]) for e in delivered()}
+    assert got == {"item-1": ("click", 1.0), "item-2": ("endorse", 2.0), "item-3": ("flag", -2.5)}
+    calls = [c for c in put_events(stack) if c.get("userId") == f"user-42-{RUN}"]
+    assert all(c["sessionId"] == "1700000000000" and c["trackingId"] for c in calls)
+
+
+def test_users_never_share_a_call(stack: LocalStack) -> None:
+    users = [f"user-{n}-{RUN}" for n in range(5)]
+    events = [seed_event("share", user, f"item-{user}-{k}", k) for user in users for k in range(3)]
+    post(stack, {"events": events})
+
+    def ours() -> list[dict[str, Any]]:
+        return [c for c in put_events(stack) if c.get("userId") in users]
+
+    wait_for(lambda: sum(len(c["eventList"]) for c in ours()) == 15, what="15 share events")
+    for call in ours():
+        assert all(e["itemId"].startswith(f"item-{call['userId']}-") for e in call["eventList"])
+        assert len(call["eventList"]) <= 10
+
+
+def test_other_teams_read_the_interactions_topic_with_kcat(stack: LocalStack) -> None:
+    """kcat, an independent Kafka client, sees the documented record keyed by user id."""
+    user = f"kcat-user-{RUN}"
+    post(stack, {"events": [seed_event("bookmark", user, "item-k", 1)]})
+
+    def records() -> list[dict[str, Any]]:
+        out = kcat(
+            "-C",
+            "-b",
+            str(stack.bootstrap),
+            "-t",
+            "interactions.weighted",
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-f",
+            "%k\\t%s\\n",
+        )
+        lines = [line.split("\t", 1) for line in out.splitlines() if line.startswith(user)]
+        return [orjson.loads(value) for _, value in lines]
+
+    (record,) = wait_for(records, what="the bookmark on the interactions topic")
+    assert record["user_id"] == user
+    assert (record["event_type"], record["personalize_event_type"], record["weight"]) == (
+        "bookmark",
+        "engage",
+        1.8,
+    )

@@ -1,0 +1,59 @@
+"""Run one pipeline service as a child process, as deployed, and wait until it is ready."""
+
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from tests.kafka_fixture import wait_for
+
+
+def _answers_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+class ServiceProcess:
+    def __init__(self, command: str, env: dict[str, str], ready_url: str, log: Path) -> None:
+        self.command, self.ready_url, self.log = command, ready_url, log
+        self._env = {**os.environ, **env}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> "ServiceProcess":
+        with open(self.log, "ab") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "pipeline.cli", self.command],
+                env=self._env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+
+        def ready() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                tail = self.log.read_text()[-3000:]
+                raise AssertionError(f"{self.command} exited {self.process.returncode}:\n{tail}")
+            return _answers_ok(self.ready_url)
+
+        wait_for(ready, timeout, f"{self.command} ready at {self.ready_url}")
+        return self
+
+    def stop(self) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.process is None:
+            return 0
+        self.process.terminate()
+        try:
+            return self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
