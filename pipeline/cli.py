@@ -2,6 +2,9 @@
 
 import argparse
 import sys
+from pathlib import Path
+
+import orjson
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -15,6 +18,11 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("emulator", help="the local Personalize emulator")
     commands.add_parser("topics", help="create the pipeline's topics on KAFKA_BOOTSTRAP_SERVERS")
     commands.add_parser("dev", help="everything at once on the embedded broker (make run)")
+    backfill = commands.add_parser(
+        "backfill", help="replay Amplitude Export files (zip of gzipped NDJSON) or NDJSON"
+    )
+    backfill.add_argument("files", nargs="+", type=Path, help="export .zip, .gz or NDJSON files")
+    backfill.add_argument("--rate", type=float, help="events per second (BACKFILL_RATE)")
     args = parser.parse_args(argv)
 
     from pipeline.logs import configure_logging
@@ -51,6 +59,17 @@ def main(argv: list[str] | None = None) -> None:
 
         configure_logging("topics")
         ensure_topics(KafkaSettings())
+    elif args.command == "backfill":
+        from backfill import BackfillSettings, run_backfill
+
+        backfill_settings = BackfillSettings()
+        if args.rate:
+            backfill_settings = backfill_settings.model_copy(update={"backfill_rate": args.rate})
+        configure_logging("backfill", backfill_settings.log_level)
+        report = run_backfill(backfill_settings, args.files, progress=sys.stderr.isatty())
+        print(orjson.dumps(report.__dict__).decode())
+        if report.failed:
+            raise SystemExit(f"{report.failed} events not acknowledged by Kafka; run it again")
     elif args.command == "dev":
         from pipeline.devstack import main as dev_main
 

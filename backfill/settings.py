@@ -1,0 +1,12 @@
+"""Settings of the backfill command (environment variables are the upper-case field names)."""
+
+from pydantic import Field
+
+from pipeline.settings import KafkaSettings
+
+
+class BackfillSettings(KafkaSettings):
+    backfill_rate: float = Field(
+        default=5000.0, gt=0, description="Events per second produced to the raw topic, at most."
+    )
+    log_level: str = "INFO"
