@@ -5,6 +5,9 @@ Routes:
   gets 400 `InvalidInputException` in the rest-json error shape botocore parses.
 - `GET /_emulator/put-events`: every accepted PutEvents body, in arrival order (JSON list).
 - `DELETE /_emulator/put-events`: forget them.
+- `POST /recommendations` (personalize-runtime GetRecommendations): for the campaigns in
+  `EMULATOR_CAMPAIGN_ARNS` (others: 404 ResourceNotFoundException), ranked from the PutEvents
+  received (see emulator/recommendations.py).
 - `GET /healthz`.
 """
 
@@ -17,6 +20,7 @@ from aiohttp import web
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from emulator.recommendations import rank, recommendation_id
 from emulator.validation import validate
 
 log = logging.getLogger(__name__)
@@ -29,6 +33,13 @@ class EmulatorSettings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="EMULATOR_HOST")
     port: int = Field(default=8001, description="EMULATOR_PORT")
+    campaign_arns: list[str] = Field(
+        default=[
+            "arn:aws:personalize:us-east-1:000000000000:campaign/local-user-personalization",
+            "arn:aws:personalize:us-east-1:000000000000:campaign/local-sims",
+        ],
+        description="EMULATOR_CAMPAIGN_ARNS: campaigns GetRecommendations knows (JSON list).",
+    )
     max_event_types: int = Field(
         default=10,
         description=(
@@ -41,8 +52,15 @@ class EmulatorSettings(BaseSettings):
 _PUT_EVENTS = web.AppKey("put_events", list)
 _EVENT_TYPES = web.AppKey("event_types", dict)
 _SETTINGS = web.AppKey("settings", EmulatorSettings)
-_INPUT_SHAPE = botocore.session.get_session().get_service_model("personalize-events")
-_PUT_EVENTS_SHAPE = _INPUT_SHAPE.operation_model("PutEvents").input_shape
+_BOTOCORE = botocore.session.get_session()
+_PUT_EVENTS_SHAPE = (
+    _BOTOCORE.get_service_model("personalize-events").operation_model("PutEvents").input_shape
+)
+_GET_RECOMMENDATIONS_SHAPE = (
+    _BOTOCORE.get_service_model("personalize-runtime")
+    .operation_model("GetRecommendations")
+    .input_shape
+)
 
 
 def _aws_error(status: int, code: str, message: str) -> web.Response:
@@ -78,6 +96,29 @@ async def _put_events(request: web.Request) -> web.Response:
     return web.Response(status=200, body=b"{}", content_type="application/json")
 
 
+async def _get_recommendations(request: web.Request) -> web.Response:
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        return _aws_error(400, "SerializationException", f"body is not JSON: {exc}")
+    errors = validate(_GET_RECOMMENDATIONS_SHAPE, body)
+    campaign = body.get("campaignArn") if isinstance(body, dict) else None
+    if not errors and not campaign:
+        errors = ["campaignArn is required (recommenderArn is not emulated)"]
+    if errors:
+        return _aws_error(400, "InvalidInputException", "; ".join(errors))
+    if campaign not in request.app[_SETTINGS].campaign_arns:
+        return _aws_error(404, "ResourceNotFoundException", f"campaign {campaign} not found")
+    items = rank(
+        request.app[_PUT_EVENTS],
+        user_id=body.get("userId"),
+        item_id=body.get("itemId"),
+        count=body.get("numResults", 25),
+    )
+    answer = {"itemList": items, "recommendationId": recommendation_id()}
+    return web.Response(body=orjson.dumps(answer), content_type="application/json")
+
+
 async def _read_back(request: web.Request) -> web.Response:
     return web.Response(
         body=orjson.dumps(request.app[_PUT_EVENTS]), content_type="application/json"
@@ -100,6 +141,7 @@ def create_app(settings: EmulatorSettings | None = None) -> web.Application:
     app[_PUT_EVENTS] = []
     app[_EVENT_TYPES] = {}
     app.router.add_post("/events", _put_events)
+    app.router.add_post("/recommendations", _get_recommendations)
     app.router.add_get("/_emulator/put-events", _read_back)
     app.router.add_delete("/_emulator/put-events", _forget)
     app.router.add_get("/healthz", _healthz)

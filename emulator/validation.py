@@ -8,7 +8,7 @@ shapes and enforces all of them, so the emulator refuses exactly what the servic
 import re
 from typing import Any
 
-from botocore.model import ListShape, Shape, StructureShape
+from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 
 def validate(shape: Shape, value: Any, path: str = "") -> list[str]:
@@ -19,6 +19,8 @@ def validate(shape: Shape, value: Any, path: str = "") -> list[str]:
         return _validate_structure(shape, value, where)  # type: ignore[arg-type]
     if kind == "list":
         return _validate_list(shape, value, where)  # type: ignore[arg-type]
+    if kind == "map":
+        return _validate_map(shape, value, where)  # type: ignore[arg-type]
     if kind == "string":
         if not isinstance(value, str):
             return [f"{where}: expected a string"]
@@ -62,6 +64,16 @@ def _validate_list(shape: ListShape, value: Any, where: str) -> list[str]:
     errors = _check_length(shape, len(value), where)
     for index, item in enumerate(value):
         errors.extend(validate(shape.member, item, f"{where}[{index}]"))
+    return errors
+
+
+def _validate_map(shape: MapShape, value: Any, where: str) -> list[str]:
+    if not isinstance(value, dict):
+        return [f"{where}: expected an object"]
+    errors = _check_length(shape, len(value), where)
+    for key, item in value.items():
+        errors.extend(validate(shape.key, key, f"{where}.{key}(key)"))
+        errors.extend(validate(shape.value, item, f"{where}.{key}"))
     return errors
 
 

@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("ingest", help="the webhook (HTTP -> raw topic)")
     commands.add_parser("streams", help="the Faust worker (raw -> interactions topic)")
     commands.add_parser("sink", help="the Personalize sink (interactions -> PutEvents)")
+    commands.add_parser("recommendations", help="the recommendations API (GetRecommendations)")
     commands.add_parser("emulator", help="the local Personalize emulator")
     commands.add_parser("topics", help="create the pipeline's topics on KAFKA_BOOTSTRAP_SERVERS")
     commands.add_parser("dev", help="everything at once on the embedded broker (make run)")
@@ -48,6 +49,13 @@ def main(argv: list[str] | None = None) -> None:
         sink_settings = SinkSettings()
         configure_logging("sink", sink_settings.log_level)
         run_sink(sink_settings)
+    elif args.command == "recommendations":
+        from recommendations import RecommendationsSettings
+        from recommendations import run as run_recommendations
+
+        recommendations_settings = RecommendationsSettings()
+        configure_logging("recommendations", recommendations_settings.log_level)
+        run_recommendations(recommendations_settings)
     elif args.command == "emulator":
         from emulator import run as run_emulator
 

@@ -22,6 +22,9 @@ from pipeline.settings import KafkaSettings
 
 DEV_SECRET = "dev-secret-change-me"
 DEV_TRACKING_ID = "local-tracker"
+# The emulator's default campaigns (emulator.EmulatorSettings.campaign_arns).
+DEV_CAMPAIGN_ARN = "arn:aws:personalize:us-east-1:000000000000:campaign/local-user-personalization"
+DEV_SIMS_CAMPAIGN_ARN = "arn:aws:personalize:us-east-1:000000000000:campaign/local-sims"
 
 
 @dataclass
@@ -30,10 +33,11 @@ class Ports:
     emulator: int = 8001
     streams_web: int = 6066
     sink_status: int = 9102
+    recommendations: int = 8002
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(free_port(), free_port(), free_port(), free_port())
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
 
 
 @dataclass
@@ -61,6 +65,15 @@ class LocalStack:
             "PERSONALIZE_ENDPOINT_URL": os.environ.get(
                 "PERSONALIZE_ENDPOINT_URL", f"http://127.0.0.1:{self.ports.emulator}"
             ),
+            "PERSONALIZE_RUNTIME_ENDPOINT_URL": os.environ.get(
+                "PERSONALIZE_RUNTIME_ENDPOINT_URL", f"http://127.0.0.1:{self.ports.emulator}"
+            ),
+            "AWS_PERSONALIZE_CAMPAIGN_ARN": os.environ.get(
+                "AWS_PERSONALIZE_CAMPAIGN_ARN", DEV_CAMPAIGN_ARN
+            ),
+            "AWS_PERSONALIZE_SIMS_CAMPAIGN_ARN": os.environ.get(
+                "AWS_PERSONALIZE_SIMS_CAMPAIGN_ARN", DEV_SIMS_CAMPAIGN_ARN
+            ),
             # The emulator ignores credentials, but botocore refuses to sign without some.
             "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "emulator"),
             "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "emulator"),
@@ -69,6 +82,7 @@ class LocalStack:
             "STREAMS_WEB_PORT": str(self.ports.streams_web),
             "STREAMS_DATA_DIR": self._data_dir.name,
             "SINK_STATUS_PORT": str(self.ports.sink_status),
+            "RECOMMENDATIONS_PORT": str(self.ports.recommendations),
         }
         env.update(self.extra_env)
         return env
@@ -80,7 +94,7 @@ class LocalStack:
             self.bootstrap = self._broker.bootstrap_servers
         env = self.env()
         ensure_topics(KafkaSettings(kafka_bootstrap_servers=self.bootstrap))
-        for name in ("emulator", "ingest", "streams", "sink"):
+        for name in ("emulator", "ingest", "streams", "sink", "recommendations"):
             self._spawn(name, env)
         self.wait_ready(timeout)
         return self
@@ -104,6 +118,7 @@ class LocalStack:
             "ingest": f"http://127.0.0.1:{self.ports.ingest}/readyz",
             "streams": f"http://127.0.0.1:{self.ports.streams_web}/readyz",
             "sink": f"http://127.0.0.1:{self.ports.sink_status}/readyz",
+            "recommendations": f"http://127.0.0.1:{self.ports.recommendations}/readyz",
         }
         deadline = time.monotonic() + timeout
         for name, url in probes.items():
@@ -163,6 +178,8 @@ pipeline running (Ctrl-C stops everything)
   ingest metrics     http://127.0.0.1:{stack.ports.ingest}/metrics
   streams metrics    http://127.0.0.1:{stack.ports.streams_web}/metrics
   sink metrics       http://127.0.0.1:{stack.ports.sink_status}/metrics
+  recommendations    http://127.0.0.1:{stack.ports.recommendations}/recommendations/<user_id>
+                     http://127.0.0.1:{stack.ports.recommendations}/similar-items/<item_id>
   emulator           http://127.0.0.1:{stack.ports.emulator}/_emulator/put-events
 """,
             flush=True,

@@ -11,13 +11,14 @@ Tansu differences worked around here (and only here):
   confluent-kafka wheel bundles.
 """
 
+import asyncio
 import os
 import shutil
 import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -96,6 +97,20 @@ def wait_for(condition: Callable[[], T], timeout: float = 30.0, what: str = "con
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
+
+
+async def wait_for_async(
+    condition: Callable[[], Awaitable[T]], within: float = 30.0, what: str = "condition"
+) -> T:
+    """`wait_for` for coroutines: await `condition` until truthy, without blocking the loop."""
+    try:
+        async with asyncio.timeout(within):
+            # The condition is another process's answer: there is no event to await, so poll it.
+            while not (result := await condition()):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            return result
+    except TimeoutError:
+        raise AssertionError(f"timed out after {within}s waiting for {what}") from None
 
 
 class TopicReader:

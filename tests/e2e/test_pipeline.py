@@ -122,3 +122,24 @@ def test_other_teams_read_the_interactions_topic_with_kcat(stack: LocalStack) ->
         "engage",
         1.8,
     )
+
+
+def test_recommendations_react_to_events_just_posted(stack: LocalStack) -> None:
+    reader, donor = f"reader-{RUN}", f"donor-{RUN}"
+    fresh_item = f"fresh-{RUN}"
+    post(stack, {"events": [seed_event("click", reader, f"seen-{RUN}", 1)]})
+    post(stack, {"events": [seed_event("donate", donor, fresh_item, 2)]})
+    base = f"http://127.0.0.1:{stack.ports.recommendations}"
+
+    def recommended() -> list[str]:
+        # num_results varies per poll so each one asks Personalize rather than the cache.
+        url = f"{base}/recommendations/{reader}?num_results={100 + len(attempts) % 400}"
+        attempts.append(url)
+        with urllib.request.urlopen(url, timeout=5) as response:
+            body = orjson.loads(response.read())
+        assert body["recommendation_id"]
+        return [item["item_id"] for item in body["items"]]
+
+    attempts: list[str] = []
+    items = wait_for(lambda: fresh_item in (got := recommended()) and got, what="fresh item")
+    assert f"seen-{RUN}" not in items  # what the reader already interacted with is not offered

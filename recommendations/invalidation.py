@@ -1,0 +1,66 @@
+"""Drop a user's cached answers when a strong interaction of theirs passes through the pipeline.
+
+Every replica keeps its own cache, so every replica must see every interaction: the consumer
+assigns itself all partitions from their end (no group, no commits). An invalidation missed
+while a replica was down costs at most one cache TTL of staleness.
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+
+import orjson
+from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+
+from recommendations.settings import RecommendationsSettings
+
+log = logging.getLogger(__name__)
+
+
+class InvalidationListener:
+    def __init__(self, settings: RecommendationsSettings, invalidate: Callable[[str], None]):
+        self._settings = settings
+        self._invalidate = invalidate
+        self._stop = threading.Event()
+        self.assigned = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cache-invalidation", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        settings = self._settings
+        consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap_servers,
+                "group.id": "recommendations-cache-unused",  # required by librdkafka; no commits
+                "enable.auto.commit": False,
+                **settings.client_overrides(),
+            }
+        )
+        topic = settings.interactions_topic
+        try:
+            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in partitions])
+            self.assigned.set()
+            while not self._stop.is_set():
+                for message in consumer.consume(500, 0.5):
+                    if message.error() is None:
+                        self._handle(message.value())
+        except Exception:
+            log.exception("cache invalidation listener stopped")
+        finally:
+            consumer.close()
+
+    def _handle(self, value: bytes) -> None:
+        try:
+            record = orjson.loads(value)
+            user, weight = record.get("user_id"), float(record.get("weight", 0))
+        except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
+            return  # not ours to judge: the sink dead-letters malformed interactions
+        if user and weight >= self._settings.recommendations_invalidate_weight:
+            self._invalidate(user)
