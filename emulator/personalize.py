@@ -8,6 +8,8 @@ Routes:
 - `POST /recommendations` (personalize-runtime GetRecommendations): for the campaigns in
   `EMULATOR_CAMPAIGN_ARNS` (others: 404 ResourceNotFoundException), ranked from the PutEvents
   received (see emulator/recommendations.py).
+- `POST /` with `X-Amz-Target: AmazonPersonalize.CreateDatasetImportJob` (the personalize
+  control plane, JSON 1.1): validated and recorded; read back at `GET /_emulator/import-jobs`.
 - `GET /healthz`.
 """
 
@@ -50,12 +52,14 @@ class EmulatorSettings(BaseSettings):
 
 
 _PUT_EVENTS = web.AppKey("put_events", list)
+_IMPORT_JOBS = web.AppKey("import_jobs", list)
 _EVENT_TYPES = web.AppKey("event_types", dict)
 _SETTINGS = web.AppKey("settings", EmulatorSettings)
 _BOTOCORE = botocore.session.get_session()
 _PUT_EVENTS_SHAPE = (
     _BOTOCORE.get_service_model("personalize-events").operation_model("PutEvents").input_shape
 )
+_CONTROL_PLANE = _BOTOCORE.get_service_model("personalize")
 _GET_RECOMMENDATIONS_SHAPE = (
     _BOTOCORE.get_service_model("personalize-runtime")
     .operation_model("GetRecommendations")
@@ -119,6 +123,42 @@ async def _get_recommendations(request: web.Request) -> web.Response:
     return web.Response(body=orjson.dumps(answer), content_type="application/json")
 
 
+def _json11_error(code: str, message: str) -> web.Response:
+    """The JSON 1.1 error shape: botocore reads the code from `__type`."""
+    return web.Response(
+        status=400,
+        body=orjson.dumps({"__type": code, "message": message}),
+        content_type="application/x-amz-json-1.1",
+    )
+
+
+async def _control_plane(request: web.Request) -> web.Response:
+    target = request.headers.get("X-Amz-Target", "")
+    if target != "AmazonPersonalize.CreateDatasetImportJob":
+        return _json11_error("UnknownOperationException", f"{target or 'no target'} not emulated")
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        return _json11_error("SerializationException", f"body is not JSON: {exc}")
+    shape = _CONTROL_PLANE.operation_model("CreateDatasetImportJob").input_shape
+    errors = validate(shape, body)
+    if errors:
+        return _json11_error("InvalidInputException", "; ".join(errors))
+    if any(job["jobName"] == body["jobName"] for job in request.app[_IMPORT_JOBS]):
+        return _json11_error("ResourceAlreadyExistsException", f"{body['jobName']} exists")
+    request.app[_IMPORT_JOBS].append(body)
+    arn = f"arn:aws:personalize:us-east-1:000000000000:dataset-import-job/{body['jobName']}"
+    return web.Response(
+        body=orjson.dumps({"datasetImportJobArn": arn}), content_type="application/x-amz-json-1.1"
+    )
+
+
+async def _import_jobs(request: web.Request) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(request.app[_IMPORT_JOBS]), content_type="application/json"
+    )
+
+
 async def _read_back(request: web.Request) -> web.Response:
     return web.Response(
         body=orjson.dumps(request.app[_PUT_EVENTS]), content_type="application/json"
@@ -139,9 +179,12 @@ def create_app(settings: EmulatorSettings | None = None) -> web.Application:
     app = web.Application(client_max_size=8 * 1024 * 1024)
     app[_SETTINGS] = settings or EmulatorSettings()
     app[_PUT_EVENTS] = []
+    app[_IMPORT_JOBS] = []
     app[_EVENT_TYPES] = {}
     app.router.add_post("/events", _put_events)
     app.router.add_post("/recommendations", _get_recommendations)
+    app.router.add_post("/", _control_plane)
+    app.router.add_get("/_emulator/import-jobs", _import_jobs)
     app.router.add_get("/_emulator/put-events", _read_back)
     app.router.add_delete("/_emulator/put-events", _forget)
     app.router.add_get("/healthz", _healthz)

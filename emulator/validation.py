@@ -24,7 +24,10 @@ def validate(shape: Shape, value: Any, path: str = "") -> list[str]:
     if kind == "string":
         if not isinstance(value, str):
             return [f"{where}: expected a string"]
-        return _check_length(shape, len(value), where) + _check_pattern(shape, value, where)
+        errors = _check_length(shape, len(value), where) + _check_pattern(shape, value, where)
+        if shape.enum and value not in shape.enum:
+            errors.append(f"{where}: must be one of {shape.enum}")
+        return errors
     if kind in ("float", "double"):
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         return [] if ok else [f"{where}: expected a number"]

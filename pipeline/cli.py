@@ -16,6 +16,13 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("streams", help="the Faust worker (raw -> interactions topic)")
     commands.add_parser("sink", help="the Personalize sink (interactions -> PutEvents)")
     commands.add_parser("recommendations", help="the recommendations API (GetRecommendations)")
+    commands.add_parser("history", help="the history sink (interactions -> bulk-import CSV)")
+    import_job = commands.add_parser(
+        "import-job", help="start a Personalize dataset import job for an S3 prefix"
+    )
+    import_job.add_argument("prefix", help="s3://bucket/prefix/ holding history CSV files")
+    import_job.add_argument("--mode", choices=["INCREMENTAL", "FULL"], default="INCREMENTAL")
+    import_job.add_argument("--job-name", help="default: history-<UTC time>")
     commands.add_parser("emulator", help="the local Personalize emulator")
     commands.add_parser("topics", help="create the pipeline's topics on KAFKA_BOOTSTRAP_SERVERS")
     commands.add_parser("dev", help="everything at once on the embedded broker (make run)")
@@ -56,6 +63,22 @@ def main(argv: list[str] | None = None) -> None:
         recommendations_settings = RecommendationsSettings()
         configure_logging("recommendations", recommendations_settings.log_level)
         run_recommendations(recommendations_settings)
+    elif args.command == "history":
+        from sinks.history_runner import run as run_history
+        from sinks.history_settings import HistorySettings
+
+        history_settings = HistorySettings()
+        configure_logging("history", history_settings.log_level)
+        run_history(history_settings)
+    elif args.command == "import-job":
+        from sinks.history_import_job import ImportJobError, start_import_job
+        from sinks.history_settings import HistorySettings
+
+        configure_logging("import-job")
+        try:
+            print(start_import_job(HistorySettings(), args.prefix, args.mode, args.job_name))
+        except ImportJobError as exc:
+            raise SystemExit(f"import-job: {exc}") from None
     elif args.command == "emulator":
         from emulator import run as run_emulator
 

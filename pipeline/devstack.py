@@ -34,10 +34,11 @@ class Ports:
     streams_web: int = 6066
     sink_status: int = 9102
     recommendations: int = 8002
+    history_status: int = 9103
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
+        return cls(*(free_port() for _ in range(6)))
 
 
 @dataclass
@@ -48,6 +49,7 @@ class LocalStack:
     bootstrap: str | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
+    history_dir: Path = field(default_factory=lambda: Path(".history").resolve())
     _broker: EmbeddedBroker | None = None
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _data_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -83,6 +85,9 @@ class LocalStack:
             "STREAMS_DATA_DIR": self._data_dir.name,
             "SINK_STATUS_PORT": str(self.ports.sink_status),
             "RECOMMENDATIONS_PORT": str(self.ports.recommendations),
+            "HISTORY_TARGET": os.environ.get("HISTORY_TARGET", f"file://{self.history_dir}"),
+            "HISTORY_ROLL_SECONDS": os.environ.get("HISTORY_ROLL_SECONDS", "10"),
+            "HISTORY_STATUS_PORT": str(self.ports.history_status),
         }
         env.update(self.extra_env)
         return env
@@ -94,7 +99,7 @@ class LocalStack:
             self.bootstrap = self._broker.bootstrap_servers
         env = self.env()
         ensure_topics(KafkaSettings(kafka_bootstrap_servers=self.bootstrap))
-        for name in ("emulator", "ingest", "streams", "sink", "recommendations"):
+        for name in ("emulator", "ingest", "streams", "sink", "recommendations", "history"):
             self._spawn(name, env)
         self.wait_ready(timeout)
         return self
@@ -119,6 +124,7 @@ class LocalStack:
             "streams": f"http://127.0.0.1:{self.ports.streams_web}/readyz",
             "sink": f"http://127.0.0.1:{self.ports.sink_status}/readyz",
             "recommendations": f"http://127.0.0.1:{self.ports.recommendations}/readyz",
+            "history": f"http://127.0.0.1:{self.ports.history_status}/readyz",
         }
         deadline = time.monotonic() + timeout
         for name, url in probes.items():
@@ -180,6 +186,7 @@ pipeline running (Ctrl-C stops everything)
   sink metrics       http://127.0.0.1:{stack.ports.sink_status}/metrics
   recommendations    http://127.0.0.1:{stack.ports.recommendations}/recommendations/<user_id>
                      http://127.0.0.1:{stack.ports.recommendations}/similar-items/<item_id>
+  history (CSV)      {env["HISTORY_TARGET"]}  (files roll every {env["HISTORY_ROLL_SECONDS"]}s)
   emulator           http://127.0.0.1:{stack.ports.emulator}/_emulator/put-events
 """,
             flush=True,

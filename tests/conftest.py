@@ -1,3 +1,3 @@
-"""Root conftest: the broker and emulator fixtures, each in one module, shared by all tests."""
+"""Root conftest: the broker, emulator and S3 fixtures, each in one module, shared by all."""
 
-pytest_plugins = ["tests.kafka_fixture", "tests.personalize_fixture"]
+pytest_plugins = ["tests.kafka_fixture", "tests.personalize_fixture", "tests.s3_fixture"]

@@ -19,7 +19,12 @@ RUN = uuid.uuid4().hex[:6]  # users unique to this run, in case the cluster is s
 @pytest.fixture(scope="module")
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     logs: Path = tmp_path_factory.mktemp("stack-logs")
-    local = LocalStack(ports=Ports.free(), bootstrap=kafka_bootstrap, log_dir=logs)
+    local = LocalStack(
+        ports=Ports.free(),
+        bootstrap=kafka_bootstrap,
+        log_dir=logs,
+        history_dir=tmp_path_factory.mktemp("history"),
+    )
     local.start(timeout=90)
     yield local
     local.stop()
@@ -143,3 +148,19 @@ def test_recommendations_react_to_events_just_posted(stack: LocalStack) -> None:
     attempts: list[str] = []
     items = wait_for(lambda: fresh_item in (got := recommended()) and got, what="fresh item")
     assert f"seen-{RUN}" not in items  # what the reader already interacted with is not offered
+
+
+def test_history_files_hold_the_interactions(stack: LocalStack) -> None:
+    user = f"history-user-{RUN}"
+    post(stack, {"events": [seed_event("comment", user, "item-h", 1)]})
+
+    def rows() -> list[str]:
+        return [
+            line
+            for path in stack.history_dir.glob("*.csv")
+            for line in path.read_text().splitlines()
+            if line.startswith(user)
+        ]
+
+    (line,) = wait_for(rows, timeout=30, what="the comment in a history file")
+    assert line == f"{user},item-h,1700000000,engage,1.5,,"
