@@ -9,6 +9,8 @@ COPY ingest ./ingest
 COPY streams ./streams
 COPY sinks ./sinks
 COPY emulator ./emulator
+COPY recommendations ./recommendations
+COPY backfill ./backfill
 RUN pip install --no-cache-dir -c constraints.txt . && mkdir /data && chown pipeline /data
 USER pipeline
 ENTRYPOINT ["pipeline"]

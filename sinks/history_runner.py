@@ -12,6 +12,7 @@ import time
 from confluent_kafka import Consumer, Message, TopicPartition
 from pydantic import ValidationError
 
+from pipeline.consumer_lag import LagReporter
 from pipeline.kafka import consumer_config
 from schemas import Interaction
 from sinks import history_metrics as metrics
@@ -95,10 +96,12 @@ def run(settings: HistorySettings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     sink = HistorySink(settings)
+    lag = LagReporter(settings, settings.history_group_id, settings.interactions_topic).start()
     server = start_status_server(
         settings.history_status_host, settings.history_status_port, sink.ready.is_set
     )
     try:
         sink.run(stop)
     finally:
+        lag.stop()
         server.shutdown()

@@ -1,0 +1,42 @@
+"""Consumer lag from inside a service: high watermark minus the group's committed offset."""
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from prometheus_client import REGISTRY
+
+from pipeline.consumer_lag import LagReporter
+from pipeline.settings import KafkaSettings
+from tests.kafka_fixture import wait_for
+
+
+def lag(group: str, topic: str) -> float:
+    return sum(
+        REGISTRY.get_sample_value(
+            "kafka_consumergroup_lag",
+            {"consumergroup": group, "topic": topic, "partition": str(p)},
+        )
+        or 0.0
+        for p in range(3)
+    )
+
+
+def test_lag_follows_produce_and_commit(kafka_settings: KafkaSettings) -> None:
+    topic, group = kafka_settings.interactions_topic, "lag-test-group"
+    producer = Producer({"bootstrap.servers": kafka_settings.kafka_bootstrap_servers})
+    for n in range(9):
+        # One message a batch: Tansu 0.6.0 answers ListOffsets(latest) with the last batch's
+        # base offset + 1, so only single-message batches give true watermarks there.
+        producer.produce(topic, b"x", str(n).encode(), partition=n % 3)
+        assert producer.flush(10) == 0
+    reporter = LagReporter(kafka_settings, group, topic, interval=0.2).start()
+    try:
+        wait_for(lambda: lag(group, topic) == 9, what="lag of 9 with nothing committed")
+        committer = Consumer(
+            {"bootstrap.servers": kafka_settings.kafka_bootstrap_servers, "group.id": group}
+        )
+        committer.commit(
+            offsets=[TopicPartition(topic, 0, 3), TopicPartition(topic, 1, 1)], asynchronous=False
+        )
+        committer.close()
+        wait_for(lambda: lag(group, topic) == 5, what="lag of 5 after committing 4")
+    finally:
+        reporter.stop()
