@@ -3,31 +3,14 @@
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
-from pipeline.devstack import DEV_SECRET, LocalStack, Ports
+from pipeline.devstack import DEV_SECRET, LocalStack
 from tests.kafka_fixture import kcat, wait_for
 
 RUN = uuid.uuid4().hex[:6]  # users unique to this run, in case the cluster is shared
-
-
-@pytest.fixture(scope="module")
-def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    logs: Path = tmp_path_factory.mktemp("stack-logs")
-    local = LocalStack(
-        ports=Ports.free(),
-        bootstrap=kafka_bootstrap,
-        log_dir=logs,
-        history_dir=tmp_path_factory.mktemp("history"),
-    )
-    local.start(timeout=90)
-    yield local
-    local.stop()
 
 
 def post(stack: LocalStack, body: dict[str, Any]) -> dict[str, Any]:
