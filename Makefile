@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install system-deps clean
 
 # (Re)install when the dependencies or the lock change.
 $(STAMP): pyproject.toml constraints.txt
@@ -21,8 +21,12 @@ run: $(STAMP)
 	$(BIN)/pipeline dev
 
 ## Lint, then every test (unit, integration on a real broker, end to end).
-test: $(STAMP) lint
+test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest
+
+## kcat and prometheus from Debian (installed when missing and run as root).
+system-deps:
+	.ci/system-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
