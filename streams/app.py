@@ -1,23 +1,28 @@
-"""The Faust app: one agent from the raw topic to the interactions and dead-letter topics."""
+"""The Faust app: raw topic -> weigh in batches -> interactions and dead-letter topics.
+
+Faust owns the consumer group, the offsets, the dedup table and its recovery, the web server
+and its sensors. Records are produced by librdkafka (streams/producer.py) and a batch's offsets
+are acknowledged only after Kafka acknowledged all of its outputs.
+"""
 
 import logging
 import time
 
 import faust
-import orjson
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 
+from pipeline.kafka import producer_config
 from schemas import load_rules
-from streams import metrics
+from streams.dedup import SeenInsertIds
+from streams.processor import BatchProcessor, Destinations
+from streams.producer import BatchProducer, DeliveryFailed
 from streams.settings import StreamsSettings
-from streams.weighting import DeadLetter, Filtered, Weigher
+from streams.weighting import Weigher
 
 log = logging.getLogger(__name__)
 
-# Amplitude has many event types and the filtered counter is labelled by type: past this many
-# distinct names, the rest are counted as "other" so the label stays of low cardinality.
-_MAX_FILTERED_LABELS = 200
+SEEN_TABLE = "seen-insert-ids"
 
 
 def create_app(settings: StreamsSettings) -> faust.App:
@@ -42,13 +47,27 @@ def create_app(settings: StreamsSettings) -> faust.App:
     setup_prometheus_sensors(app, name_prefix="streams_faust")
 
     raw = app.topic(settings.raw_topic, key_serializer="raw", value_serializer="raw")
-    interactions = app.topic(
-        settings.interactions_topic, key_serializer="raw", value_serializer="raw"
+    window_ms = int(settings.streams_dedup_window_seconds * 1000)
+    seen_table = app.Table(
+        SEEN_TABLE,
+        key_type=bytes,  # bytes: Faust's "raw" codec for keys and values
+        value_type=bytes,
+        partitions=settings.topic_partitions,  # co-partitioned with the raw topic
+        # The log forgets what the window forgets: compacted, and deleted after the window.
+        extra_topic_configs={"cleanup.policy": "compact,delete", "retention.ms": window_ms},
     )
-    dead_letters = app.topic(
-        settings.raw_dead_letter_topic, key_serializer="raw", value_serializer="raw"
+    seen = SeenInsertIds(seen_table.data, settings.streams_dedup_window_seconds)
+    producer = BatchProducer(producer_config(settings, partitioner="murmur2_random"))
+    processor = BatchProcessor(
+        weigher,
+        seen,
+        producer,
+        Destinations(
+            interactions=settings.interactions_topic,
+            dead_letters=settings.raw_dead_letter_topic,
+            seen_changelog=seen_table.changelog_topic.get_topic_name(),
+        ),
     )
-    filtered_labels: set[str] = set()
 
     @app.page("/readyz")
     async def readyz(view: View, request: Request) -> Response:
@@ -62,33 +81,25 @@ def create_app(settings: StreamsSettings) -> faust.App:
 
     @app.agent(raw, name="weigh")
     async def weigh(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            metrics.EVENTS_IN.inc()
-            outcome = weigher.weigh(event.value)
-            if isinstance(outcome, Filtered):
-                label = outcome.event_type
-                if label not in filtered_labels and len(filtered_labels) >= _MAX_FILTERED_LABELS:
-                    label = "other"
-                filtered_labels.add(label)
-                metrics.FILTERED.labels(event_type=label).inc()
-            elif isinstance(outcome, DeadLetter):
-                metrics.DEAD_LETTERS.labels(reason=outcome.reason).inc()
-                await dead_letters.send(
-                    key=event.key,
-                    value=event.value,
-                    headers={
-                        "dead_letter_reason": outcome.reason.encode(),
-                        "dead_letter_detail": outcome.detail[:1000].encode(),
-                        "stage": b"streams",
-                    },
-                )
-            else:
-                interaction = outcome.interaction
-                await interactions.send(
-                    key=interaction.key.encode(), value=orjson.dumps(interaction.model_dump())
-                )
-                metrics.EVENTS_OUT.labels(event_type=interaction.event_type).inc()
-                metrics.LAG.observe(max(0.0, time.time() - interaction.timestamp_ms / 1000))
+        batches = stream.noack_take(settings.streams_batch_size, settings.streams_batch_seconds)
+        async for events in batches:
+            messages = [event.message for event in events]  # type: ignore[attr-defined]
+            processor.process((m.partition, m.key, m.value) for m in messages)
+            try:
+                await producer.delivered()
+            except DeliveryFailed as exc:
+                # Fatal: stop without acknowledging, so the batch is read again after restart.
+                log.critical("outputs not acknowledged by Kafka: %s", exc)
+                await app.crash(exc)
+                return
+            for event in events:
+                await stream.ack(event)  # type: ignore[arg-type]
+
+    @app.timer(interval=min(3600.0, settings.streams_dedup_window_seconds / 4))
+    async def expire_seen() -> None:
+        expired = seen.expire(int(time.time() * 1000))
+        if expired:
+            log.info("forgot %d insert ids older than the dedup window", expired)
 
     return app
 

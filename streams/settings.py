@@ -23,4 +23,18 @@ class StreamsSettings(KafkaSettings):
     streams_data_dir: Path = Field(
         default=Path(".faust-data"), description="Faust's local state directory."
     )
+    streams_dedup_window_seconds: float = Field(
+        default=86400,
+        gt=0,
+        description=(
+            "How long an emitted insert_id is remembered: a re-delivery within it is dropped. "
+            "Memory grows with distinct insert ids per window (about 150 bytes each)."
+        ),
+    )
+    streams_batch_size: int = Field(
+        default=2000, ge=1, description="Most raw events processed (and acknowledged) together."
+    )
+    streams_batch_seconds: float = Field(
+        default=0.05, gt=0, description="Longest wait to fill a batch before processing it."
+    )
     log_level: str = "INFO"

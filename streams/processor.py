@@ -1,0 +1,120 @@
+"""One batch of raw events: weigh, drop duplicates, queue the outputs, count what happened.
+
+Synchronous and broker-free (the producer is passed in), so unit tests drive it directly. The
+agent (streams/app.py) calls `process`, then awaits the producer's `delivered()`, and only then
+acknowledges the batch's offsets: at-least-once into the interactions topic.
+"""
+
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from streams import metrics
+from streams.dedup import SeenInsertIds
+from streams.records import interaction_encoder
+from streams.weighting import DeadLetter, Filtered, Weigher
+
+# Amplitude has many event types and the filtered counter is labelled by type: past this many
+# distinct names, the rest are counted as "other" so the label stays of low cardinality.
+MAX_FILTERED_LABELS = 200
+
+
+class Output(Protocol):
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Destinations:
+    interactions: str
+    dead_letters: str
+    seen_changelog: str  # the dedup table's changelog, written on the source partition
+
+
+class BatchProcessor:
+    def __init__(
+        self, weigher: Weigher, seen: SeenInsertIds, output: Output, to: Destinations
+    ) -> None:
+        self._weigher = weigher
+        self._seen = seen
+        self._output = output
+        self._to = to
+        self._filtered_labels: set[str] = set()
+
+    def process(self, batch: Iterable[tuple[int, bytes | None, bytes]]) -> None:
+        """Queue the outputs of (source partition, key, value) records; counts the outcomes."""
+        produce, to, weigh = self._output.produce, self._to, self._weigher.weigh
+        seen, remember = self._seen.seen, self._seen.remember
+        encode = interaction_encoder.encode
+        observe_lag = metrics.LAG.observe
+        now_ms = int(time.time() * 1000)
+        events_in = duplicates = 0
+        out: Counter[str] = Counter()
+        filtered: Counter[str] = Counter()
+        dead: Counter[str] = Counter()
+        for partition, key, value in batch:
+            events_in += 1
+            outcome = weigh(value)
+            if isinstance(outcome, Filtered):
+                filtered[outcome.event_type] += 1
+                continue
+            if isinstance(outcome, DeadLetter):
+                dead[outcome.reason] += 1
+                produce(
+                    to.dead_letters,
+                    value,
+                    key,
+                    headers=[
+                        ("dead_letter_reason", outcome.reason.encode()),
+                        ("dead_letter_detail", outcome.detail[:1000].encode()),
+                        ("stage", b"streams"),
+                    ],
+                )
+                continue
+            interaction = outcome.interaction
+            if interaction.insert_id:
+                insert_id = interaction.insert_id.encode()
+                if seen(insert_id, now_ms):
+                    duplicates += 1
+                    continue
+                # The table entry lives on the source partition, as Faust's changelog expects:
+                # one insert id always arrives keyed by the same actor, so on the same partition.
+                produce(to.seen_changelog, remember(insert_id, now_ms), insert_id, partition)
+            produce(to.interactions, encode(interaction), interaction.key.encode())
+            out[interaction.event_type] += 1
+            observe_lag(max(0.0, now_ms / 1000 - interaction.timestamp_ms / 1000))
+        self._count(events_in, duplicates, out, filtered, dead)
+
+    def _count(
+        self,
+        events_in: int,
+        duplicates: int,
+        out: Counter[str],
+        filtered: Counter[str],
+        dead: Counter[str],
+    ) -> None:
+        metrics.EVENTS_IN.inc(events_in)
+        if duplicates:
+            metrics.DUPLICATES.inc(duplicates)
+        for event_type, n in out.items():
+            metrics.EVENTS_OUT.labels(event_type=event_type).inc(n)
+        for event_type, n in filtered.items():
+            metrics.FILTERED.labels(event_type=self._filtered_label(event_type)).inc(n)
+        for reason, n in dead.items():
+            metrics.DEAD_LETTERS.labels(reason=reason).inc(n)
+
+    def _filtered_label(self, event_type: str) -> str:
+        labels = self._filtered_labels
+        if event_type not in labels:
+            if len(labels) >= MAX_FILTERED_LABELS:
+                return "other"
+            labels.add(event_type)
+        return event_type
