@@ -7,13 +7,17 @@ are acknowledged only after Kafka acknowledged all of its outputs.
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.types import TP
 from faust.web import Request, Response, View
 
 from pipeline.kafka import producer_config
 from schemas import load_rules
+from streams.consumer import install
 from streams.dedup import SeenInsertIds
 from streams.processor import BatchProcessor, Destinations
 from streams.producer import BatchProducer, DeliveryFailed
@@ -79,19 +83,36 @@ def create_app(settings: StreamsSettings) -> faust.App:
     async def healthz(view: View, request: Request) -> Response:
         return view.json({"status": "ok"})
 
+    async def handle(records: Mapping[TP, Sequence[Any]]) -> None:
+        """Process one fetched batch; returns once Kafka acknowledged all of its outputs."""
+        processor.process(
+            (tp.partition, record.key, record.value)
+            for tp, batch in records.items()
+            for record in batch
+        )
+        try:
+            await producer.delivered()
+        except DeliveryFailed as exc:
+            # Fatal: the worker stops with the batch unacknowledged; it is read again later.
+            log.critical("outputs not acknowledged by Kafka: %s", exc)
+            raise
+
+    install(app, settings.raw_topic, handle)
+
     @app.agent(raw, name="weigh")
     async def weigh(stream: faust.StreamT[bytes]) -> None:
+        """Subscribes the raw topic (and co-partitions the table with it).
+
+        The BatchingConsumer hands the raw records to `handle` before they reach this stream;
+        if one ever arrives here, it is processed the same way, only slower.
+        """
         batches = stream.noack_take(settings.streams_batch_size, settings.streams_batch_seconds)
         async for events in batches:
-            messages = [event.message for event in events]  # type: ignore[attr-defined]
-            processor.process((m.partition, m.key, m.value) for m in messages)
-            try:
-                await producer.delivered()
-            except DeliveryFailed as exc:
-                # Fatal: stop without acknowledging, so the batch is read again after restart.
-                log.critical("outputs not acknowledged by Kafka: %s", exc)
-                await app.crash(exc)
-                return
+            records: dict[TP, list[Any]] = {}
+            for event in events:
+                message = event.message  # type: ignore[attr-defined]
+                records.setdefault(message.tp, []).append(message)
+            await handle(records)
             for event in events:
                 await stream.ack(event)  # type: ignore[arg-type]
 
