@@ -21,7 +21,7 @@ RELEASED = sorted(Path(__file__).with_name("released_schemas").glob("interaction
 
 def test_committed_schema_is_the_models() -> None:
     assert SCHEMA_PATH.read_text() == render(generate()), (
-        "schemas/interaction.schema.json is stale: run .venv/bin/python -m schemas.interaction_schema"
+        "the committed schema is stale: run .venv/bin/python -m schemas.interaction_schema"
     )
 
 
