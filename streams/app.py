@@ -27,6 +27,7 @@ from streams.weighting import Weigher
 log = logging.getLogger(__name__)
 
 SEEN_TABLE = "seen-insert-ids"
+_FALLBACK_BATCH_SECONDS = 0.05
 
 
 def create_app(settings: StreamsSettings) -> faust.App:
@@ -47,6 +48,7 @@ def create_app(settings: StreamsSettings) -> faust.App:
         web_host=settings.streams_web_host,
         web_port=settings.streams_web_port,
         web_in_thread=False,
+        broker_max_poll_records=settings.streams_batch_size,
     )
     setup_prometheus_sensors(app, name_prefix="streams_faust")
 
@@ -106,7 +108,7 @@ def create_app(settings: StreamsSettings) -> faust.App:
         The BatchingConsumer hands the raw records to `handle` before they reach this stream;
         if one ever arrives here, it is processed the same way, only slower.
         """
-        batches = stream.noack_take(settings.streams_batch_size, settings.streams_batch_seconds)
+        batches = stream.noack_take(settings.streams_batch_size, _FALLBACK_BATCH_SECONDS)
         async for events in batches:
             records: dict[TP, list[Any]] = {}
             for event in events:
