@@ -222,6 +222,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=6)
     args = parser.parse_args()
     log = Path(tempfile.mkdtemp(prefix="streams-bench-")) / "worker.log"
+    print(f"machine: {_cpu_model()}, {os.cpu_count()} cores; load average {os.getloadavg()}")
     with EmbeddedBroker() as broker:
         assert broker._process is not None
         os.sched_setaffinity(broker._process.pid, {0})
@@ -243,6 +244,14 @@ def main() -> None:
         print("| path | events/s (median) |\n| --- | --- |")
         print(f"| plain confluent loop | {p:,.0f} |\n| Faust worker, dedup on | {f:,.0f} |")
         print(f"ratio: {f / p:.1%} (goal >= 15%)")
+    print(f"load average after: {os.getloadavg()}")
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
 
 
 if __name__ == "__main__":

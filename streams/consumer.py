@@ -1,8 +1,9 @@
 """Faust's Kafka consumer, handing the raw topic to the stage a fetched batch at a time.
 
 Faust delivers each message through its conductor, an Event, a channel queue and the stream
-iterator: ~70-100 us of Python per event before any work (shared/reference/performance.md;
-measured here: 8.9k events/s with batched processing behind `stream.noack_take`). This consumer
+iterator: ~70 us of Python per event before any work (shared/reference/performance.md;
+measured here: 8.9k events/s, ~110 us an event, with batched processing behind
+`stream.noack_take`). This consumer
 keeps everything else of Faust (group membership and its partition assignor, table recovery,
 commits of acknowledged offsets, rebalances) and intercepts only the raw topic's records right
 after a fetch: `handler` processes them as one batch, and they are acknowledged to Faust's offset
