@@ -1,5 +1,8 @@
 """The Faust worker against a real broker: weights, filtering and dead letters, end to end."""
 
+import os
+import subprocess
+import sys
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -232,3 +235,18 @@ def _ready(worker: ServiceProcess) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+def test_a_bad_rules_file_stops_the_worker_and_says_why(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('version = 1\n[[rule]]\nevent_type = "click"\nweight = "heavy"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "streams"],
+        env={**os.environ, "STREAMS_RULES_PATH": str(rules)},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert f"invalid rules file {rules}" in result.stderr.decode()
+    assert "rule.0.weight" in result.stderr.decode()
