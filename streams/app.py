@@ -77,8 +77,12 @@ def create_app(settings: StreamsSettings) -> faust.App:
 
     @app.page("/readyz")
     async def readyz(view: View, request: Request) -> Response:
-        """Ready once this worker holds partitions and is not in the middle of a rebalance."""
-        ready = bool(app.consumer.assignment()) and not app.rebalancing
+        """Ready once this worker holds raw-topic partitions and is not rebalancing.
+
+        (Faust's own `__assignor-__leader` partition alone does not count.)
+        """
+        holds_raw = any(tp.topic == settings.raw_topic for tp in app.consumer.assignment())
+        ready = holds_raw and not app.rebalancing
         return view.json({"ready": ready}, status=200 if ready else 503)
 
     @app.page("/healthz")
@@ -87,12 +91,14 @@ def create_app(settings: StreamsSettings) -> faust.App:
 
     async def handle(records: Mapping[TP, Sequence[Any]]) -> None:
         """Process one fetched batch; returns once Kafka acknowledged all of its outputs."""
-        processor.process(
+        seen_entries = processor.process(
             (tp.partition, record.key, record.value)
             for tp, batch in records.items()
             for record in batch
         )
         try:
+            await producer.delivered()  # interactions and dead letters
+            processor.write_seen(seen_entries)  # only now may their insert ids count as seen
             await producer.delivered()
         except DeliveryFailed as exc:
             # Fatal: the worker stops with the batch unacknowledged; it is read again later.

@@ -21,6 +21,10 @@ from streams.weighting import DeadLetter, Filtered, Weigher
 MAX_FILTERED_LABELS = 200
 
 
+# (source partition, insert id, first emitted at): one dedup table entry.
+SeenEntry = tuple[int, bytes, bytes]
+
+
 class Output(Protocol):
     def produce(
         self,
@@ -49,8 +53,14 @@ class BatchProcessor:
         self._to = to
         self._filtered_labels: set[str] = set()
 
-    def process(self, batch: Iterable[tuple[int, bytes | None, bytes]]) -> None:
-        """Queue the outputs of (source partition, key, value) records; counts the outcomes."""
+    def process(self, batch: Iterable[tuple[int, bytes | None, bytes]]) -> list[SeenEntry]:
+        """Queue the outputs of (source partition, key, value) records; counts the outcomes.
+
+        Returns the dedup entries of the emitted interactions: write them with `write_seen`
+        only once Kafka acknowledged the interactions. Written earlier, a crash in between
+        would leave an insert id marked as seen whose interaction was never delivered, and the
+        re-read event would be dropped as a duplicate: a lost interaction.
+        """
         produce, to, weigh = self._output.produce, self._to, self._weigher.weigh
         seen, remember = self._seen.seen, self._seen.remember
         encode = interaction_encoder.encode
@@ -60,6 +70,7 @@ class BatchProcessor:
         out: Counter[str] = Counter()
         filtered: Counter[str] = Counter()
         dead: Counter[str] = Counter()
+        entries: list[SeenEntry] = []
         for partition, key, value in batch:
             events_in += 1
             outcome = weigh(value)
@@ -85,13 +96,22 @@ class BatchProcessor:
                 if seen(insert_id, now_ms):
                     duplicates += 1
                     continue
-                # The table entry lives on the source partition, as Faust's changelog expects:
-                # one insert id always arrives keyed by the same actor, so on the same partition.
-                produce(to.seen_changelog, remember(insert_id, now_ms), insert_id, partition)
+                entries.append((partition, insert_id, remember(insert_id, now_ms)))
             produce(to.interactions, encode(interaction), interaction.key.encode())
             out[interaction.event_type] += 1
             observe_lag(max(0.0, now_ms / 1000 - interaction.timestamp_ms / 1000))
         self._count(events_in, duplicates, out, filtered, dead)
+        return entries
+
+    def write_seen(self, entries: list[SeenEntry]) -> None:
+        """Queue dedup entries to the table's changelog, each on its event's source partition.
+
+        That is where Faust's recovery looks for it: one insert id always arrives keyed by the
+        same actor, so on the same partition.
+        """
+        produce, topic = self._output.produce, self._to.seen_changelog
+        for partition, insert_id, first_seen in entries:
+            produce(topic, first_seen, insert_id, partition)
 
     def _count(
         self,

@@ -250,3 +250,23 @@ def test_a_bad_rules_file_stops_the_worker_and_says_why(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert f"invalid rules file {rules}" in result.stderr.decode()
     assert "rule.0.weight" in result.stderr.decode()
+
+
+def test_a_failed_write_stops_the_worker_and_the_event_is_read_again(
+    kafka_settings: KafkaSettings,
+    topic_reader: Callable[[str], TopicReader],
+    tmp_path: Path,
+) -> None:
+    app_id = f"weigher-{uuid.uuid4().hex[:8]}"
+    broken = kafka_settings.model_copy(update={"interactions_topic": "no such topic!"})
+    worker = start_worker(broken, tmp_path, app_id, "broken")
+    produce(kafka_settings, [raw("comment", "u7", 1)])
+    assert worker.process is not None
+    assert worker.process.wait(60) != 0  # fatal: stops rather than acknowledging the batch
+    assert "outputs not acknowledged by Kafka" in worker.log.read_text()
+    worker = start_worker(kafka_settings, tmp_path, app_id, "fixed")
+    try:
+        (record,) = records(topic_reader(kafka_settings.interactions_topic).read(1))
+        assert (record["event_type"], record["item_id"]) == ("comment", "item-1")
+    finally:
+        worker.stop()

@@ -71,7 +71,7 @@ def test_a_batch_is_sorted_into_outputs_and_counters(
         "filtered": sample("streams_events_filtered_total", event_type="page_view"),
         "bad": sample("streams_dead_letters_total", reason="undecodable_json"),
     }
-    processor.process(
+    entries = processor.process(
         [
             (2, b"u1", event("upvote", "a")),
             (2, b"u1", event("Upvote", "a")),  # the same insert id: a duplicate
@@ -82,7 +82,10 @@ def test_a_batch_is_sorted_into_outputs_and_counters(
     )
     assert [orjson.loads(r["value"])["insert_id"] for r in output.on("out")] == ["a", None]
     assert all(r["key"] == b"u1" for r in output.on("out"))
-    # The dedup entry goes to the changelog on the source partition.
+    # Dedup entries are written only when asked (after the interactions' delivery), each to
+    # the changelog on its event's source partition.
+    assert output.on("seen-changelog") == []
+    processor.write_seen(entries)
     assert [(r["key"], r["partition"]) for r in output.on("seen-changelog")] == [(b"a", 2)]
     (dead,) = output.on("dlq")
     assert dead["value"] == b"{not json" and dead["key"] == b"u1"
