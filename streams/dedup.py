@@ -22,14 +22,25 @@ class SeenInsertIds:
     def remember(self, insert_id: bytes, now_ms: int) -> bytes:
         """Mark as emitted now; returns the stored value (to write to the changelog too)."""
         value = str(now_ms).encode()
+        self._store.pop(insert_id, None)  # an expired entry seen again moves to the end
         self._store[insert_id] = value
         return value
 
     def expire(self, now_ms: int | None = None) -> int:
-        """Forget entries older than the window; returns how many."""
+        """Forget the entries older than the window; returns how many.
+
+        Entries are kept in the order they were remembered (dicts keep insertion order), so
+        this stops at the first one still in the window instead of scanning millions. After a
+        recovery the order is only roughly by time; a stale entry left behind costs memory
+        until a later pass, never correctness (`seen` checks the age itself).
+        """
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         oldest_kept = now_ms - self._window_ms
-        stale = [key for key, first in self._store.items() if int(first) <= oldest_kept]
+        stale = []
+        for key, first in self._store.items():
+            if int(first) > oldest_kept:
+                break
+            stale.append(key)
         for key in stale:
             del self._store[key]
         return len(stale)

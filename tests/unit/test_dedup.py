@@ -27,3 +27,14 @@ def test_values_restored_from_the_changelog_are_understood() -> None:
     seen = SeenInsertIds({b"a": b"1000"}, window_seconds=10)  # as Faust's recovery writes it
     assert seen.seen(b"a", 10_999)
     assert not seen.seen(b"a", 11_000)
+
+
+def test_an_expired_id_seen_again_is_remembered_afresh() -> None:
+    store: dict[bytes, bytes] = {}
+    seen = SeenInsertIds(store, window_seconds=3600)
+    seen.remember(b"a", 0)
+    seen.remember(b"b", 10)
+    seen.remember(b"a", HOUR_MS + 5)  # past its window: a new event, remembered at the end
+    assert list(store) == [b"b", b"a"]
+    assert seen.expire(HOUR_MS + 10) == 1
+    assert store == {b"a": str(HOUR_MS + 5).encode()}
