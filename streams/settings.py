@@ -28,7 +28,7 @@ class StreamsSettings(KafkaSettings):
         gt=0,
         description=(
             "How long an emitted insert_id is remembered: a re-delivery within it is dropped. "
-            "Memory grows with distinct insert ids per window (about 150 bytes each)."
+            "Memory grows with distinct insert ids per window (about 170 bytes each)."
         ),
     )
     streams_batch_size: int = Field(
