@@ -136,7 +136,14 @@ def create_app(settings: StreamsSettings) -> faust.App:
 def run(settings: StreamsSettings) -> None:
     from faust.worker import Worker
 
+    from pipeline.consumer_lag import LagReporter
+
     app = create_app(settings)
-    Worker(
-        app, loglevel=settings.log_level.lower(), redirect_stdouts=False
-    ).execute_from_commandline()
+    # kafka_consumergroup_lag for this group on the raw topic, on the same /metrics.
+    lag = LagReporter(settings, settings.streams_app_id, settings.raw_topic).start()
+    try:
+        Worker(
+            app, loglevel=settings.log_level.lower(), redirect_stdouts=False
+        ).execute_from_commandline()
+    finally:
+        lag.stop()

@@ -172,6 +172,9 @@ def test_the_same_insert_id_twice_is_one_interaction(
     produce(kafka_settings, [first, resent, raw("upvote", "u5", 3)])
     got = records(topic_reader(kafka_settings.interactions_topic).read(2))
     wait_for(lambda: metric(streams_worker, "streams_duplicates_total ") == 1, what="duplicate")
+    # The group's lag is exported beside (kafka_exporter's name, for the ops dashboard).
+    lag = 'kafka_consumergroup_lag{consumergroup="weigher-'
+    wait_for(lambda: _has_line(streams_worker, lag), what="kafka_consumergroup_lag")
     assert [(r["insert_id"], r["item_id"]) for r in got] == [("once", "item-1"), ("u5-3", "item-3")]
 
 
@@ -270,3 +273,9 @@ def test_a_failed_write_stops_the_worker_and_the_event_is_read_again(
         assert (record["event_type"], record["item_id"]) == ("comment", "item-1")
     finally:
         worker.stop()
+
+
+def _has_line(worker: ServiceProcess, prefix: str) -> bool:
+    url = worker.ready_url.replace("/readyz", "/metrics")
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return any(line.startswith(prefix) for line in response.read().decode().splitlines())
