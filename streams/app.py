@@ -105,14 +105,15 @@ def create_app(settings: StreamsSettings) -> faust.App:
             log.critical("outputs not acknowledged by Kafka: %s", exc)
             raise
 
-    install(app, settings.raw_topic, handle)
+    if settings.streams_batching_consumer:
+        install(app, settings.raw_topic, handle)
 
     @app.agent(raw, name="weigh")
     async def weigh(stream: faust.StreamT[bytes]) -> None:
         """Subscribes the raw topic (and co-partitions the table with it).
 
-        The BatchingConsumer hands the raw records to `handle` before they reach this stream;
-        if one ever arrives here, it is processed the same way, only slower.
+        With STREAMS_BATCHING_CONSUMER (the default) the raw records go to `handle` before
+        they reach this stream; without it, they are processed here, the same way, slower.
         """
         batches = stream.noack_take(settings.streams_batch_size, _FALLBACK_BATCH_SECONDS)
         async for events in batches:

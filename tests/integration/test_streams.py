@@ -21,7 +21,11 @@ from tests.unit.test_rules import SEED_WEIGHTS
 
 
 def start_worker(
-    settings: KafkaSettings, tmp_path: Path, app_id: str, name: str = "streams"
+    settings: KafkaSettings,
+    tmp_path: Path,
+    app_id: str,
+    name: str = "streams",
+    **extra_env: str,
 ) -> ServiceProcess:
     """A `pipeline streams` process; returns once it holds partitions (its /readyz)."""
     port = free_port()
@@ -30,6 +34,7 @@ def start_worker(
         "STREAMS_APP_ID": app_id,
         "STREAMS_WEB_PORT": str(port),
         "STREAMS_DATA_DIR": str(tmp_path / name),
+        **extra_env,
     }
     return ServiceProcess(
         "streams", env, f"http://127.0.0.1:{port}/readyz", tmp_path / f"{name}.log"
@@ -46,9 +51,18 @@ def metric(worker: ServiceProcess, line_prefix: str) -> float:
     return 0.0
 
 
-@pytest.fixture
-def streams_worker(kafka_settings: KafkaSettings, tmp_path: Path) -> Iterator[ServiceProcess]:
-    worker = start_worker(kafka_settings, tmp_path, f"weigher-{uuid.uuid4().hex[:8]}")
+@pytest.fixture(params=["batching", "faust-stream"])
+def streams_worker(
+    request: pytest.FixtureRequest, kafka_settings: KafkaSettings, tmp_path: Path
+) -> Iterator[ServiceProcess]:
+    """Each test twice: the batching consumer, and Faust's own stream (the escape hatch)."""
+    batching = "true" if request.param == "batching" else "false"
+    worker = start_worker(
+        kafka_settings,
+        tmp_path,
+        f"weigher-{uuid.uuid4().hex[:8]}",
+        STREAMS_BATCHING_CONSUMER=batching,
+    )
     yield worker
     worker.stop()
 
