@@ -44,7 +44,8 @@ class StreamsSettings(KafkaSettings):
         default=True,
         description=(
             "Hand raw-topic fetches to the stage directly (streams/consumer.py). false: through "
-            "Faust's stream, about 8x slower; an escape hatch should a Faust upgrade break it."
+            "Faust's stream, 6-9x slower in bench/; an escape hatch should Faust's internals "
+            "change."
         ),
     )
     log_level: str = "INFO"
