@@ -45,11 +45,18 @@ class Destinations:
 
 class BatchProcessor:
     def __init__(
-        self, weigher: Weigher, seen: SeenInsertIds, output: Output, to: Destinations
+        self,
+        weigher: Weigher,
+        seen: SeenInsertIds,
+        output: Output,
+        to: Destinations,
+        seen_output: Output | None = None,
     ) -> None:
+        """`seen_output` writes the dedup entries (default: `output`)."""
         self._weigher = weigher
         self._seen = seen
         self._output = output
+        self._seen_output = seen_output or output
         self._to = to
         self._filtered_labels: set[str] = set()
 
@@ -109,7 +116,7 @@ class BatchProcessor:
         That is where Faust's recovery looks for it: one insert id always arrives keyed by the
         same actor, so on the same partition.
         """
-        produce, topic = self._output.produce, self._to.seen_changelog
+        produce, topic = self._seen_output.produce, self._to.seen_changelog
         for partition, insert_id, first_seen in entries:
             produce(topic, first_seen, insert_id, partition)
 

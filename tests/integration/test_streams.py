@@ -217,6 +217,36 @@ def test_a_restarted_worker_still_knows_the_insert_ids(
         worker.stop()
 
 
+def test_a_restarted_worker_recovers_many_insert_ids(
+    kafka_settings: KafkaSettings,
+    topic_reader: Callable[[str], TopicReader],
+    tmp_path: Path,
+) -> None:
+    """Hundreds of dedup entries, written in multi-record batches, on every partition."""
+    app_id = f"weigher-{uuid.uuid4().hex[:8]}"
+    reader = topic_reader(kafka_settings.interactions_topic)
+    users = [f"many-{k}" for k in range(10)]
+    events = [raw("view", user, n) for n in range(20) for user in users]
+    worker = start_worker(kafka_settings, tmp_path, app_id, "before")
+    produce(kafka_settings, events)
+    reader.read(len(events))
+    assert worker.stop() == 0
+    worker = start_worker(kafka_settings, tmp_path, app_id, "after")
+    try:
+        sentinels = [raw("click", user, 999) for user in users]
+        produce(kafka_settings, events + sentinels)  # every event resent, then one new each
+
+        def sentinels_out() -> bool:
+            return sum(r["item_id"] == "item-999" for r in records(reader.poll())) == len(users)
+
+        # Per partition in order: once every sentinel is read, so is any wrongly re-emitted event.
+        wait_for(sentinels_out, what="the sentinels")
+        assert len(reader.messages) == len(events) + len(sentinels)
+        assert metric(worker, "streams_duplicates_total ") == len(events)
+    finally:
+        worker.stop()
+
+
 def test_two_workers_split_the_partitions_and_survive_a_kill(
     kafka_settings: KafkaSettings,
     topic_reader: Callable[[str], TopicReader],
