@@ -49,6 +49,9 @@ def create_app(settings: StreamsSettings) -> faust.App:
         web_port=settings.streams_web_port,
         web_in_thread=False,
         broker_max_poll_records=settings.streams_batch_size,
+        # No standbys: Faust's memory store drops standby data when a recovery completes, so a
+        # worker taking a partition over must read its whole changelog (bounded by the window).
+        table_standby_replicas=0,
     )
     setup_prometheus_sensors(app, name_prefix="streams_faust")
 
@@ -59,16 +62,27 @@ def create_app(settings: StreamsSettings) -> faust.App:
         key_type=bytes,  # bytes: Faust's "raw" codec for keys and values
         value_type=bytes,
         partitions=settings.topic_partitions,  # co-partitioned with the raw topic
-        # The log forgets what the window forgets: compacted, and deleted after the window.
-        extra_topic_configs={"cleanup.policy": "compact,delete", "retention.ms": window_ms},
+        # The log forgets what the window forgets: deleted after the window.
+        extra_topic_configs={"cleanup.policy": "delete", "retention.ms": window_ms},
     )
-    seen = SeenInsertIds(seen_table.data, settings.streams_dedup_window_seconds)
+    seen = SeenInsertIds(settings.streams_dedup_window_seconds)
+
+    @seen_table.on_recover
+    async def load_seen() -> None:
+        """After each recovery: fold the recovered changelog records into `seen`."""
+        store = seen_table.data
+        loaded = seen.load(store.values())
+        for key in list(store.keys()):  # the records are in `seen` now; keep one copy
+            del store[key]
+        log.info("dedup memory: %d insert ids recovered, %d held", loaded, len(seen))
+
     producer = BatchProducer(producer_config(settings, partitioner="murmur2_random"))
     seen_producer = producer
     if settings.streams_changelog_record_per_batch:
         # Tansu 0.6.0 reports a partition's end as its last record batch's base offset + 1,
         # and Faust's recovery reads a changelog up to that end: with many records a batch,
-        # a restarted worker recovered 3 of 200 entries. One record a batch, it recovers all.
+        # a restarted worker recovered 3 of 200 entries. One record a batch, it recovers all
+        # (and the stage writes only one record per partition and batch of events).
         seen_producer = BatchProducer(
             producer_config(settings, **{"batch.num.messages": 1, "linger.ms": 0})
         )

@@ -6,13 +6,14 @@ acknowledges the batch's offsets: at-least-once into the interactions topic.
 """
 
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from streams import metrics
-from streams.dedup import SeenInsertIds
+from streams.dedup import SeenInsertIds, encode_entries
 from streams.records import interaction_encoder
 from streams.weighting import DeadLetter, Filtered, Weigher
 
@@ -21,8 +22,12 @@ from streams.weighting import DeadLetter, Filtered, Weigher
 MAX_FILTERED_LABELS = 200
 
 
-# (source partition, insert id, first emitted at): one dedup table entry.
-SeenEntry = tuple[int, bytes, bytes]
+@dataclass
+class SeenEntries:
+    """The insert ids a batch emitted, by source partition, and when."""
+
+    now_ms: int
+    by_partition: dict[int, list[bytes]]
 
 
 class Output(Protocol):
@@ -59,8 +64,10 @@ class BatchProcessor:
         self._seen_output = seen_output or output
         self._to = to
         self._filtered_labels: set[str] = set()
+        self._instance = uuid.uuid4().hex[:12]  # changelog keys: unique across workers
+        self._sequence = 0
 
-    def process(self, batch: Iterable[tuple[int, bytes | None, bytes]]) -> list[SeenEntry]:
+    def process(self, batch: Iterable[tuple[int, bytes | None, bytes]]) -> SeenEntries:
         """Queue the outputs of (source partition, key, value) records; counts the outcomes.
 
         Returns the dedup entries of the emitted interactions: write them with `write_seen`
@@ -77,7 +84,7 @@ class BatchProcessor:
         out: Counter[str] = Counter()
         filtered: Counter[str] = Counter()
         dead: Counter[str] = Counter()
-        entries: list[SeenEntry] = []
+        entries = SeenEntries(now_ms, {})
         for partition, key, value in batch:
             events_in += 1
             outcome = weigh(value)
@@ -103,22 +110,26 @@ class BatchProcessor:
                 if seen(insert_id, now_ms):
                     duplicates += 1
                     continue
-                entries.append((partition, insert_id, remember(insert_id, now_ms)))
+                remember(insert_id, now_ms)
+                entries.by_partition.setdefault(partition, []).append(insert_id)
             produce(to.interactions, encode(interaction), interaction.key.encode())
             out[interaction.event_type] += 1
             observe_lag(max(0.0, now_ms / 1000 - interaction.timestamp_ms / 1000))
         self._count(events_in, duplicates, out, filtered, dead)
         return entries
 
-    def write_seen(self, entries: list[SeenEntry]) -> None:
-        """Queue dedup entries to the table's changelog, each on its event's source partition.
+    def write_seen(self, entries: SeenEntries) -> None:
+        """Queue one changelog record per source partition, on that partition.
 
         That is where Faust's recovery looks for it: one insert id always arrives keyed by the
-        same actor, so on the same partition.
+        same actor, so on the same partition. Keys are unique (never compacted away); the
+        changelog's retention removes records after the dedup window.
         """
         produce, topic = self._seen_output.produce, self._to.seen_changelog
-        for partition, insert_id, first_seen in entries:
-            produce(topic, first_seen, insert_id, partition)
+        for partition, insert_ids in entries.by_partition.items():
+            key = f"{entries.now_ms}-{self._instance}-{self._sequence}".encode()
+            self._sequence += 1
+            produce(topic, encode_entries(entries.now_ms, insert_ids), key, partition)
 
     def _count(
         self,

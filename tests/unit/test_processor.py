@@ -42,7 +42,7 @@ def output() -> FakeOutput:
 @pytest.fixture
 def processor(output: FakeOutput) -> BatchProcessor:
     weigher = Weigher(load_rules(), ["item_id"])
-    return BatchProcessor(weigher, SeenInsertIds({}, 86400), output, TO)
+    return BatchProcessor(weigher, SeenInsertIds(86400), output, TO)
 
 
 def event(event_type: str, insert_id: str | None, user: str = "u1") -> bytes:
@@ -78,19 +78,31 @@ def test_a_batch_is_sorted_into_outputs_and_counters(
             (2, b"u1", event("page_view", "b")),
             (2, b"u1", b"{not json"),
             (2, b"u1", event("upvote", None)),  # no insert id: emitted, not remembered
+            (0, b"u2", event("click", "c", user="u2")),
+            (2, b"u1", event("click", "d")),
         ]
     )
-    assert [orjson.loads(r["value"])["insert_id"] for r in output.on("out")] == ["a", None]
-    assert all(r["key"] == b"u1" for r in output.on("out"))
+    assert [orjson.loads(r["value"])["insert_id"] for r in output.on("out")] == [
+        "a",
+        None,
+        "c",
+        "d",
+    ]
+    assert [r["key"] for r in output.on("out")] == [b"u1", b"u1", b"u2", b"u1"]
     # Dedup entries are written only when asked (after the interactions' delivery), each to
     # the changelog on its event's source partition.
     assert output.on("seen-changelog") == []
     processor.write_seen(entries)
-    assert [(r["key"], r["partition"]) for r in output.on("seen-changelog")] == [(b"a", 2)]
+    changelog = output.on("seen-changelog")
+    assert [r["partition"] for r in changelog] == [2, 0]  # one record per source partition
+    assert len({r["key"] for r in changelog}) == 2  # unique keys: never compacted away
+    recovered = SeenInsertIds(86400)
+    assert recovered.load(r["value"] for r in changelog) == 3
+    assert all(recovered.seen(i, entries.now_ms) for i in (b"a", b"c", b"d"))
     (dead,) = output.on("dlq")
     assert dead["value"] == b"{not json" and dead["key"] == b"u1"
     assert dict(dead["headers"])["dead_letter_reason"] == b"undecodable_json"
-    assert sample("streams_events_in_total") - before["in"] == 5
+    assert sample("streams_events_in_total") - before["in"] == 7
     assert sample("streams_duplicates_total") - before["dup"] == 1
     assert sample("streams_interactions_out_total", event_type="upvote") - before["out"] == 2
     filtered = sample("streams_events_filtered_total", event_type="page_view")
