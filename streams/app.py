@@ -1,23 +1,33 @@
-"""The Faust app: one agent from the raw topic to the interactions and dead-letter topics."""
+"""The Faust app: raw topic -> weigh in batches -> interactions and dead-letter topics.
+
+Faust owns the consumer group, the offsets, the dedup table and its recovery, the web server
+and its sensors. Records are produced by librdkafka (streams/producer.py) and a batch's offsets
+are acknowledged only after Kafka acknowledged all of its outputs.
+"""
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import faust
-import orjson
 from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.types import TP
 from faust.web import Request, Response, View
 
+from pipeline.kafka import producer_config
 from schemas import load_rules
-from streams import metrics
+from streams.consumer import install
+from streams.dedup import SeenInsertIds
+from streams.processor import BatchProcessor, Destinations
+from streams.producer import BatchProducer, DeliveryFailed
 from streams.settings import StreamsSettings
-from streams.weighting import DeadLetter, Filtered, Weigher
+from streams.weighting import Weigher
 
 log = logging.getLogger(__name__)
 
-# Amplitude has many event types and the filtered counter is labelled by type: past this many
-# distinct names, the rest are counted as "other" so the label stays of low cardinality.
-_MAX_FILTERED_LABELS = 200
+SEEN_TABLE = "seen-insert-ids"
+_FALLBACK_BATCH_SECONDS = 0.05
 
 
 def create_app(settings: StreamsSettings) -> faust.App:
@@ -38,57 +48,111 @@ def create_app(settings: StreamsSettings) -> faust.App:
         web_host=settings.streams_web_host,
         web_port=settings.streams_web_port,
         web_in_thread=False,
+        broker_max_poll_records=settings.streams_batch_size,
+        # No standbys: Faust's memory store drops standby data when a recovery completes, so a
+        # worker taking a partition over must read its whole changelog (bounded by the window).
+        table_standby_replicas=0,
     )
     setup_prometheus_sensors(app, name_prefix="streams_faust")
 
     raw = app.topic(settings.raw_topic, key_serializer="raw", value_serializer="raw")
-    interactions = app.topic(
-        settings.interactions_topic, key_serializer="raw", value_serializer="raw"
+    window_ms = int(settings.streams_dedup_window_seconds * 1000)
+    seen_table = app.Table(
+        SEEN_TABLE,
+        key_type=bytes,  # bytes: Faust's "raw" codec for keys and values
+        value_type=bytes,
+        partitions=settings.topic_partitions,  # co-partitioned with the raw topic
+        # The log forgets what the window forgets: deleted after the window.
+        extra_topic_configs={"cleanup.policy": "delete", "retention.ms": window_ms},
     )
-    dead_letters = app.topic(
-        settings.raw_dead_letter_topic, key_serializer="raw", value_serializer="raw"
+    seen = SeenInsertIds(settings.streams_dedup_window_seconds)
+
+    @seen_table.on_recover
+    async def load_seen() -> None:
+        """After each recovery: fold the recovered changelog records into `seen`."""
+        store = seen_table.data
+        loaded = seen.load(store.values())
+        for key in list(store.keys()):  # the records are in `seen` now; keep one copy
+            del store[key]
+        log.info("dedup memory: %d insert ids recovered, %d held", loaded, len(seen))
+
+    producer = BatchProducer(producer_config(settings, partitioner="murmur2_random"))
+    seen_producer = producer
+    if settings.streams_changelog_record_per_batch:
+        # Tansu 0.6.0 reports a partition's end as its last record batch's base offset + 1,
+        # and Faust's recovery reads a changelog up to that end: with many records a batch,
+        # a restarted worker recovered 3 of 200 entries. One record a batch, it recovers all
+        # (and the stage writes only one record per partition and batch of events).
+        seen_producer = BatchProducer(
+            producer_config(settings, **{"batch.num.messages": 1, "linger.ms": 0})
+        )
+    processor = BatchProcessor(
+        weigher,
+        seen,
+        producer,
+        Destinations(
+            interactions=settings.interactions_topic,
+            dead_letters=settings.raw_dead_letter_topic,
+            seen_changelog=seen_table.changelog_topic.get_topic_name(),
+        ),
+        seen_output=seen_producer,
     )
-    filtered_labels: set[str] = set()
 
     @app.page("/readyz")
     async def readyz(view: View, request: Request) -> Response:
-        """Ready once this worker holds partitions and is not in the middle of a rebalance."""
-        ready = bool(app.consumer.assignment()) and not app.rebalancing
+        """Ready once this worker holds raw-topic partitions and is not rebalancing.
+
+        (Faust's own `__assignor-__leader` partition alone does not count.)
+        """
+        holds_raw = any(tp.topic == settings.raw_topic for tp in app.consumer.assignment())
+        ready = holds_raw and not app.rebalancing
         return view.json({"ready": ready}, status=200 if ready else 503)
 
     @app.page("/healthz")
     async def healthz(view: View, request: Request) -> Response:
         return view.json({"status": "ok"})
 
+    async def handle(records: Mapping[TP, Sequence[Any]]) -> None:
+        """Process one fetched batch; returns once Kafka acknowledged all of its outputs."""
+        seen_entries = processor.process(
+            (tp.partition, record.key, record.value)
+            for tp, batch in records.items()
+            for record in batch
+        )
+        try:
+            await producer.delivered()  # interactions and dead letters
+            processor.write_seen(seen_entries)  # only now may their insert ids count as seen
+            await seen_producer.delivered()
+        except DeliveryFailed as exc:
+            # Fatal: the worker stops with the batch unacknowledged; it is read again later.
+            log.critical("outputs not acknowledged by Kafka: %s", exc)
+            raise
+
+    if settings.streams_batching_consumer:
+        install(app, settings.raw_topic, handle)
+
     @app.agent(raw, name="weigh")
     async def weigh(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            metrics.EVENTS_IN.inc()
-            outcome = weigher.weigh(event.value)
-            if isinstance(outcome, Filtered):
-                label = outcome.event_type
-                if label not in filtered_labels and len(filtered_labels) >= _MAX_FILTERED_LABELS:
-                    label = "other"
-                filtered_labels.add(label)
-                metrics.FILTERED.labels(event_type=label).inc()
-            elif isinstance(outcome, DeadLetter):
-                metrics.DEAD_LETTERS.labels(reason=outcome.reason).inc()
-                await dead_letters.send(
-                    key=event.key,
-                    value=event.value,
-                    headers={
-                        "dead_letter_reason": outcome.reason.encode(),
-                        "dead_letter_detail": outcome.detail[:1000].encode(),
-                        "stage": b"streams",
-                    },
-                )
-            else:
-                interaction = outcome.interaction
-                await interactions.send(
-                    key=interaction.key.encode(), value=orjson.dumps(interaction.model_dump())
-                )
-                metrics.EVENTS_OUT.labels(event_type=interaction.event_type).inc()
-                metrics.LAG.observe(max(0.0, time.time() - interaction.timestamp_ms / 1000))
+        """Subscribes the raw topic (and co-partitions the table with it).
+
+        With STREAMS_BATCHING_CONSUMER (the default) the raw records go to `handle` before
+        they reach this stream; without it, they are processed here, the same way, slower.
+        """
+        batches = stream.noack_take(settings.streams_batch_size, _FALLBACK_BATCH_SECONDS)
+        async for events in batches:
+            records: dict[TP, list[Any]] = {}
+            for event in events:
+                message = event.message  # type: ignore[attr-defined]
+                records.setdefault(message.tp, []).append(message)
+            await handle(records)
+            for event in events:
+                await stream.ack(event)  # type: ignore[arg-type]
+
+    @app.timer(interval=min(3600.0, settings.streams_dedup_window_seconds / 4))
+    async def expire_seen() -> None:
+        expired = seen.expire(int(time.time() * 1000))
+        if expired:
+            log.info("forgot %d insert ids older than the dedup window", expired)
 
     return app
 
@@ -96,7 +160,14 @@ def create_app(settings: StreamsSettings) -> faust.App:
 def run(settings: StreamsSettings) -> None:
     from faust.worker import Worker
 
+    from pipeline.consumer_lag import LagReporter
+
     app = create_app(settings)
-    Worker(
-        app, loglevel=settings.log_level.lower(), redirect_stdouts=False
-    ).execute_from_commandline()
+    # kafka_consumergroup_lag for this group on the raw topic, on the same /metrics.
+    lag = LagReporter(settings, settings.streams_app_id, settings.raw_topic).start()
+    try:
+        Worker(
+            app, loglevel=settings.log_level.lower(), redirect_stdouts=False
+        ).execute_from_commandline()
+    finally:
+        lag.stop()

@@ -17,3 +17,7 @@ LAG = Histogram(
     "Now minus the event's own time, when weighted.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400),
 )
+DUPLICATES = Counter(
+    "streams_duplicates_total",
+    "Events dropped because their insert_id was already emitted within the dedup window.",
+)

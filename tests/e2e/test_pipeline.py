@@ -147,3 +147,35 @@ def test_history_files_hold_the_interactions(stack: LocalStack) -> None:
 
     (line,) = wait_for(rows, timeout=30, what="the comment in a history file")
     assert line == f"{user},item-h,1700000000,engage,1.5,,"
+
+
+def test_every_rule_reaches_personalize_as_its_mapped_event_type(stack: LocalStack) -> None:
+    """The whole default table through one tracker: 8 Personalize types, within its 10."""
+    from schemas import load_rules
+
+    user = f"rules-user-{RUN}"
+    rules = load_rules().rule
+    events = [seed_event(rule.event_type, user, f"item-{n}", n) for n, rule in enumerate(rules)]
+    impressions = [n for n, rule in enumerate(rules) if rule.kind == "impression"]
+    for n in impressions:  # impressions carry the items shown
+        events[n]["event_properties"]["impression"] = ["shown-1", "shown-2"]
+    assert post(stack, {"events": events})["accepted"] == len(rules)
+
+    def delivered() -> dict[str, dict[str, Any]]:
+        return {
+            e["itemId"]: e
+            for c in put_events(stack)
+            if c.get("userId") == user
+            for e in c["eventList"]
+        }
+
+    got = wait_for(lambda: len(d := delivered()) == len(rules) and d, what="every rule's event")
+    for n, rule in enumerate(rules):
+        event = got[f"item-{n}"]
+        assert (event["eventType"], event["eventValue"]) == (
+            rule.personalize_event_type,
+            rule.weight,
+        )
+    assert [got[f"item-{n}"]["impression"] for n in impressions] == [["shown-1", "shown-2"]] * 2
+    assert {e["eventType"] for e in got.values()} == {r.personalize_event_type for r in rules}
+    assert len({e["eventType"] for e in got.values()}) <= 10

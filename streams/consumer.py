@@ -1,0 +1,66 @@
+"""Faust's Kafka consumer, handing the raw topic to the stage a fetched batch at a time.
+
+Faust delivers each message through its conductor, an Event, a channel queue and the stream
+iterator: ~70 us of Python per event before any work (shared/reference/performance.md;
+measured here: 8.9k events/s, ~110 us an event, with batched processing behind
+`stream.noack_take`). This consumer
+keeps everything else of Faust (group membership and its partition assignor, table recovery,
+commits of acknowledged offsets, rebalances) and intercepts only the raw topic's records right
+after a fetch: `handler` processes them as one batch, and they are acknowledged to Faust's offset
+tracking only after it returns (so only after Kafka acknowledged their outputs). Records of
+other topics (the dedup table's changelog during recovery) follow Faust's usual path.
+
+Built on Faust internals (`_wait_next_records`, `_to_message`, `ack`) of the pinned
+faust-streaming version; tests/integration/test_streams.py covers it end to end.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from faust.transport.drivers.aiokafka import Consumer
+from faust.types import TP
+
+BatchHandler = Callable[[Mapping[TP, Sequence[Any]]], Awaitable[None]]
+
+
+class BatchingConsumer(Consumer):
+    """Set `batch_topic` and `batch_handler` (class attributes, see `install`)."""
+
+    batch_topic: str | None = None
+    batch_handler: BatchHandler | None = None
+
+    async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:  # noqa: ASYNC109
+        records, active_partitions = await super()._wait_next_records(timeout)
+        topic, handler = self.batch_topic, self.batch_handler
+        if not records or topic is None or handler is None:
+            return records, active_partitions
+        mine = {tp: batch for tp, batch in records.items() if tp.topic == topic}
+        if not mine:
+            return records, active_partitions
+        others = {tp: batch for tp, batch in records.items() if tp.topic != topic}
+        if active_partitions is not None:
+            mine = {tp: batch for tp, batch in mine.items() if tp in active_partitions}
+        generation = self.app.consumer_generation_id
+        if mine and self.flow_active and not self.should_stop:
+            await handler(mine)
+            # Acknowledge only if no rebalance happened meanwhile: after one, the partitions
+            # may be another worker's, which reads them again from the committed offsets.
+            if self.app.consumer_generation_id == generation:
+                to_message, ack = self._to_message, self.ack
+                for tp, batch in mine.items():
+                    for record in batch:
+                        ack(to_message(tp, record))
+                    self._read_offset[tp] = batch[-1].offset
+        # Else (flow stopped for a rebalance): dropped unprocessed, and Faust seeks every
+        # partition back to its committed offset before the flow resumes.
+        return others, active_partitions
+
+
+def install(app: Any, topic: str, handler: BatchHandler) -> None:
+    """Make `app` consume with a BatchingConsumer that hands `topic` to `handler`."""
+    consumer_class = type(
+        "StreamsConsumer",
+        (BatchingConsumer,),
+        {"batch_topic": topic, "batch_handler": staticmethod(handler)},
+    )
+    app.transport.Consumer = consumer_class
