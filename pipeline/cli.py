@@ -36,9 +36,14 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.logs import configure_logging
 
     if args.command == "ingest":
+        from pydantic import ValidationError
+
         from ingest import IngestSettings, run
 
-        ingest_settings = IngestSettings()
+        try:
+            ingest_settings = IngestSettings()
+        except ValidationError as exc:
+            raise SystemExit(f"ingest: refusing to start: {exc}") from None
         configure_logging("ingest", ingest_settings.log_level)
         run(ingest_settings)
     elif args.command == "streams":
