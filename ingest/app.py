@@ -87,16 +87,6 @@ class _Webhook:
         if self._secret is not None and not self._secret_ok(request):
             return 401, {"error": f"missing or wrong shared secret in {self._secret_header}"}, None
 
-        declared = hdrs.CONTENT_TYPE in request.headers
-        content_type = request.content_type if declared else "application/json"
-        ndjson = content_type in _NDJSON_TYPES
-        if not ndjson and content_type not in _JSON_TYPES:
-            return 415, {"error": f"unsupported Content-Type {content_type!r}: send JSON"}, None
-        encoding = request.headers.get(hdrs.CONTENT_ENCODING, "identity").strip().lower()
-        gzipped = encoding in _GZIP
-        if not gzipped and encoding not in ("identity", ""):
-            return 415, {"error": f"unsupported Content-Encoding {encoding!r}: use gzip"}, None
-
         length = request.content_length
         if length is not None and length > self._max_body:
             return 413, {"error": f"body over {self._max_body} bytes"}, None
@@ -108,6 +98,16 @@ class _Webhook:
 
         if self._hmac_key is not None and not self._signature_ok(request, raw_body):
             return 401, {"error": f"missing or wrong HMAC-SHA256 in {self._hmac_header}"}, None
+
+        declared = hdrs.CONTENT_TYPE in request.headers
+        content_type = request.content_type if declared else "application/json"
+        ndjson = content_type in _NDJSON_TYPES
+        if not ndjson and content_type not in _JSON_TYPES:
+            return 415, {"error": f"unsupported Content-Type {content_type!r}: send JSON"}, None
+        encoding = request.headers.get(hdrs.CONTENT_ENCODING, "identity").strip().lower()
+        gzipped = encoding in _GZIP
+        if not gzipped and encoding not in ("identity", ""):
+            return 415, {"error": f"unsupported Content-Encoding {encoding!r}: use gzip"}, None
 
         try:
             body = gunzip(raw_body, self._max_body) if gzipped else raw_body

@@ -68,7 +68,8 @@ def test_gunzip_refuses_a_bomb_without_inflating_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "message"), [(b"not gzip", "not valid gzip"), (gzip.compress(b"x" * 100)[:20], "trunc")]
+    ("data", "message"),
+    [(b"not gzip", "not valid gzip"), (gzip.compress(b"x" * 100)[:20], "trunc")],
 )
 def test_gunzip_bad_input(data: bytes, message: str) -> None:
     with pytest.raises(BodyError, match=message) as caught:
