@@ -70,7 +70,14 @@ class KafkaWriter:
 
     def _poll(self) -> None:
         while self._running:
-            self._producer.poll(0.1)
+            try:
+                self._producer.poll(0.1)
+            except KafkaException as exc:  # poll() raises the fatal error once it is set
+                error = exc.args[0]
+                if error.fatal():
+                    self._fatal = error
+                else:
+                    log.warning("producer poll failed", extra={"error": str(error)})
             if self._fatal is not None:
                 self._replace_producer()
 
@@ -78,9 +85,11 @@ class KafkaWriter:
         log.error("fatal producer error; replacing the producer", extra={"error": str(self._fatal)})
         old, self._producer = self._producer, Producer(self._config)
         self._fatal = None
-        old.purge()
-        old.poll(0)  # delivery callbacks of purged messages fail their batches now
-        old.flush(0)
+        try:
+            old.purge()
+            old.poll(0)  # delivery callbacks of purged messages fail their batches now
+        except KafkaException:
+            pass  # the old producer's fatal error again: its batches time out into 503s
 
     async def write(self, records: Sequence[Record]) -> None:
         """Return once Kafka acknowledged every record; raise DeliveryError if any failed."""
