@@ -108,8 +108,8 @@ def openapi_document(settings: IngestSettings) -> dict[str, Any]:
                             },
                             "application/x-ndjson": {
                                 "schema": {
-                                    "type": "string",
-                                    "description": "One event (a JSON object) a line.",
+                                    **events,
+                                    "description": "The events, sent one JSON object a line.",
                                 }
                             },
                         },
