@@ -37,11 +37,17 @@ class _Batch:
         if error is not None:
             if self.error is None:
                 self.error = error
-                self.loop.call_soon_threadsafe(self._finish)
+                self._wake()
             return
         self.pending -= 1
         if self.pending == 0 and self.error is None:
+            self._wake()
+
+    def _wake(self) -> None:
+        try:
             self.loop.call_soon_threadsafe(self._finish)
+        except RuntimeError:
+            pass  # the loop is closed: the request that waited (and answered 503) is long gone
 
     def _finish(self) -> None:
         if self.future.done():

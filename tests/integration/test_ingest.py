@@ -4,6 +4,7 @@ what it refuses is nowhere."""
 import gzip
 import hashlib
 import hmac
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -296,3 +297,20 @@ async def test_probes_openapi_and_metrics(client: TestClient) -> None:
     ):
         assert name in text, name
     assert SECRET not in text
+
+
+async def test_large_gzip_body_is_inflated_off_the_loop_and_written(
+    kafka_settings: KafkaSettings, topic_reader: Callable[[str], TopicReader]
+) -> None:
+    settings = IngestSettings(**kafka_settings.model_dump(), amplitude_webhook_secret=SECRET)
+    client = await serve(settings)
+    try:
+        events = [{**click(f"big{n}", n), "noise": os.urandom(60_000).hex()} for n in range(3)]
+        body = gzip.compress(orjson.dumps(events))
+        assert len(body) > 64 * 1024  # over the inline limit
+        headers = {**JSON, "Content-Encoding": "gzip"}
+        response = await client.post(URL, data=body, headers=headers)
+        assert response.status == 200
+        assert_only(topic_reader(kafka_settings.raw_topic), [b"big0", b"big1", b"big2"])
+    finally:
+        await client.close()
