@@ -208,11 +208,15 @@ async def test_custom_secret_header_and_hmac_signature(
 
 
 async def test_unauthenticated_only_when_opted_in(
-    kafka_settings: KafkaSettings, topic_reader: Callable[[str], TopicReader]
+    kafka_settings: KafkaSettings,
+    topic_reader: Callable[[str], TopicReader],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = IngestSettings(**kafka_settings.model_dump(), ingest_allow_unauthenticated=True)
     client = await serve(settings)
     try:
+        warned = [r for r in caplog.records if "unauthenticated" in r.getMessage()]
+        assert [r.levelname for r in warned] == ["WARNING"]
         response = await client.post(URL, json=click("anon", 1))
         assert response.status == 200
         assert_only(topic_reader(kafka_settings.raw_topic), [b"anon"])

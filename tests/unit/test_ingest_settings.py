@@ -55,3 +55,16 @@ def test_openapi_document_is_valid_and_states_the_limits(header: str) -> None:
     assert envelope["properties"]["events"]["maxItems"] == 7
     scheme = document["components"]["securitySchemes"]["sharedSecret"]
     assert scheme.get("name", "Authorization") == header
+
+
+def test_cli_refuses_with_the_reason_and_without_echoing_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipeline.cli import main
+
+    monkeypatch.setenv("AMPLITUDE_WEBHOOK_SECRET", "hunter2")
+    monkeypatch.setenv("INGEST_HMAC_SECRET", "")
+    with pytest.raises(SystemExit) as stopped:
+        main(["ingest"])
+    assert "INGEST_HMAC_SECRET is set but empty" in str(stopped.value.code)
+    assert "hunter2" not in str(stopped.value.code)
