@@ -91,6 +91,27 @@ class Run:
     p99_ms: float
     non_2xx: int
     socket_errors: int
+    cpu_s: float = 0.0  # CPU the service process used during the run (all its threads)
+
+    @property
+    def events_per_cpu_s(self) -> float:
+        """Events per second of the service's own CPU: what one uncontended core would carry."""
+        return self.events_per_s * self.duration_s / self.cpu_s if self.cpu_s else 0.0
+
+    duration_s: float = 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, all threads included (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(pid: int, url: str, body: Path, seconds: int, events: int) -> Run:
+    before = cpu_seconds(pid)
+    run = wrk(url, body, seconds, events)
+    run.cpu_s = cpu_seconds(pid) - before
+    return run
 
 
 def wrk(url: str, body: Path, seconds: int, events: int) -> Run:
@@ -111,7 +132,9 @@ def wrk(url: str, body: Path, seconds: int, events: int) -> Run:
     line = next(line for line in out.splitlines() if line.startswith("RESULT"))
     requests, duration_us, p50, p99, non_2xx, errors = map(int, line.split()[1:])
     rate = requests / (duration_us / 1e6)
-    return Run(rate, rate * events, p50 / 1000, p99 / 1000, non_2xx, errors)
+    return Run(
+        rate, rate * events, p50 / 1000, p99 / 1000, non_2xx, errors, duration_s=duration_us / 1e6
+    )
 
 
 def _ready(url: str) -> bool:
@@ -168,40 +191,58 @@ def main() -> None:
             "ingest": lambda port: ["-m", "pipeline.cli", "ingest"],
         }
         for size, body in bodies.items():
-            for name, command in targets.items():
-                port = free_port()
-                process = start(
-                    command(port), {**env, "INGEST_PORT": str(port)}, port, workdir / "svc.log"
-                )
-                url = f"http://127.0.0.1:{port}/webhooks/amplitude"
-                try:
-                    wrk(url, body, 2, size)  # warm-up
-                    runs = [wrk(url, body, args.seconds, size) for _ in range(args.runs)]
-                finally:
+            # Both services run side by side (both on core 0; the idle one costs nothing) and
+            # are measured in alternation, so both see the same background load.
+            processes, urls = {}, {}
+            try:
+                for name, command in targets.items():
+                    port = free_port()
+                    svc_env = {**env, "INGEST_PORT": str(port)}
+                    processes[name] = start(command(port), svc_env, port, workdir / "svc.log")
+                    urls[name] = f"http://127.0.0.1:{port}/webhooks/amplitude"
+                    wrk(urls[name], body, 2, size)  # warm-up
+                for run in range(args.runs):
+                    order = list(targets) if run % 2 == 0 else list(reversed(targets))
+                    for name in order:
+                        result = measure(processes[name].pid, urls[name], body, args.seconds, size)
+                        results.setdefault((name, size), []).append(result)
+                        print(f"{name} {size}/request: {result}", file=sys.stderr)
+            finally:
+                for process in processes.values():
                     process.terminate()
                     process.wait(30)
-                results[(name, size)] = runs
-                print(f"{name} {size}/request: {runs}", file=sys.stderr)
 
     def median(name: str, size: int, field: str) -> float:
         return statistics.median(getattr(run, field) for run in results[(name, size)])
 
     print(f"\nevent: {event_bytes} bytes; wrk -t1 -c{CONNECTIONS}; {args.runs} x {args.seconds}s")
     print(f"load average at the end: {os.getloadavg()}\n")
-    print("| events/request | target | req/s | events/s | p50 ms | p99 ms | non-2xx | errors |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| events/request | target | req/s | events/s | p50 ms | p99 ms | service CPU "
+        "| events per CPU-second | non-2xx | errors |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for size in bodies:
         for name in ("bare shim", "ingest"):
             runs = results[(name, size)]
+            cpu = statistics.median(r.cpu_s / r.duration_s for r in runs)
+            per_cpu = statistics.median(r.events_per_cpu_s for r in runs)
             print(
                 f"| {size} | {name} | {median(name, size, 'requests_per_s'):,.0f} "
                 f"| {median(name, size, 'events_per_s'):,.0f} "
                 f"| {median(name, size, 'p50_ms'):.2f} | {median(name, size, 'p99_ms'):.2f} "
+                f"| {cpu:.2f} | {per_cpu:,.0f} "
                 f"| {sum(r.non_2xx for r in runs)} | {sum(r.socket_errors for r in runs)} |"
             )
     for size in bodies:
-        ratio = median("ingest", size, "events_per_s") / median("bare shim", size, "events_per_s")
-        print(f"\ningest / bare shim, {size} events/request: {ratio:.2f}")
+        pairs = zip(results[("ingest", size)], results[("bare shim", size)], strict=True)
+        wall = statistics.median(i.events_per_s / s.events_per_s for i, s in pairs)
+        pairs = zip(results[("ingest", size)], results[("bare shim", size)], strict=True)
+        cpu = statistics.median(i.events_per_cpu_s / s.events_per_cpu_s for i, s in pairs)
+        print(
+            f"\ningest / bare shim, {size} events/request: {wall:.2f} in events/s "
+            f"(median of paired runs), {cpu:.2f} in events per CPU-second"
+        )
 
 
 if __name__ == "__main__":
