@@ -56,7 +56,7 @@ class IngestSettings(KafkaSettings):
         description=(
             "librdkafka linger.ms of the webhook's producer. Every request waits at least this "
             "long for its acks; at 0 librdkafka still batches what queues while a request to "
-            "the broker is in flight (bench/README.md: 1 ms cost a third of the throughput)."
+            "the broker is in flight (bench/README.md: 1 ms cost more than half the throughput)."
         ),
     )
     ingest_retry_after_seconds: int = Field(
