@@ -76,7 +76,12 @@ class _Webhook:
         if status != 200:
             body["request_id"] = request_id
             level = logging.WARNING if status in (401, 503) else logging.INFO
-            log.log(level, "webhook refused", extra={"request_id": request_id, "status": status})
+            # The error names what was wrong (a header value at most), never the body.
+            log.log(
+                level,
+                "webhook refused",
+                extra={"request_id": request_id, "status": status, "error": body["error"][:300]},
+            )
         response = web.Response(
             status=status, body=orjson.dumps(body), content_type="application/json"
         )
