@@ -135,8 +135,7 @@ class _Webhook:
 
         records, rejected = self._records(events, request_id, content_type)
         try:
-            async with asyncio.timeout(self._ack_timeout):
-                await self.writer.write(records)
+            await self.writer.write(records, self._ack_timeout)
         except (TimeoutError, DeliveryError) as exc:
             metrics.PRODUCE_ERRORS.inc()
             log.warning(

@@ -57,6 +57,10 @@ class _Batch:
         else:
             self.future.set_result(None)
 
+    def expire(self) -> None:
+        if not self.future.done():
+            self.future.set_exception(TimeoutError("Kafka did not acknowledge in time"))
+
 
 class KafkaWriter:
     """Produce batches of records and await their acknowledgement."""
@@ -97,11 +101,17 @@ class KafkaWriter:
         except KafkaException:
             pass  # the old producer's fatal error again: its batches time out into 503s
 
-    async def write(self, records: Sequence[Record]) -> None:
-        """Return once Kafka acknowledged every record; raise DeliveryError if any failed."""
+    async def write(self, records: Sequence[Record], within: float) -> None:
+        """Return once Kafka acknowledged every record.
+
+        Raises DeliveryError if one failed, TimeoutError if not all were acknowledged within
+        `within` seconds (a plain timer: cheaper per request than `asyncio.timeout`).
+        """
         if not records:
             return
-        batch = _Batch(asyncio.get_running_loop(), len(records))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        batch = _Batch(loop, len(records))
         on_delivery = batch.on_delivery
         for topic, key, value, headers in records:
             while True:
@@ -112,10 +122,16 @@ class KafkaWriter:
                     break
                 except BufferError:
                     # The local queue is full: let the poller drain acks, without blocking.
+                    if loop.time() > deadline:
+                        raise TimeoutError("producer queue full") from None
                     await asyncio.sleep(0.005)
                 except KafkaException as exc:
                     raise DeliveryError(str(exc)) from None
-        await batch.future
+        timer = loop.call_at(deadline, batch.expire)
+        try:
+            await batch.future
+        finally:
+            timer.cancel()
 
     def broker_reachable(self, timeout: float) -> bool:
         """Blocking metadata round trip; call it from a thread."""
