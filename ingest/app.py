@@ -55,6 +55,8 @@ class _Webhook:
         self._ack_timeout = settings.ingest_ack_timeout_seconds
         self._retry_after = str(settings.ingest_retry_after_seconds)
         self._statuses: dict[int, Any] = {}
+        bearer = self._secret_header.lower() == "authorization"
+        self._challenge = {"WWW-Authenticate": 'Bearer realm="ingest"'} if bearer else None
         # Request ids: random per process, then a counter (a uuid4 a request costs ~4 us).
         self._id_prefix = uuid.uuid4().hex[:12]
         self._id_counter = itertools.count(1)
@@ -95,7 +97,11 @@ class _Webhook:
         self, request: web.Request, request_id: str
     ) -> tuple[int, dict[str, Any], dict[str, str] | None]:
         if self._secret is not None and not self._secret_ok(request):
-            return 401, {"error": f"missing or wrong shared secret in {self._secret_header}"}, None
+            return (
+                401,
+                {"error": f"missing or wrong shared secret in {self._secret_header}"},
+                self._challenge,
+            )
 
         length = request.content_length
         if length is not None and length > self._max_body:

@@ -161,6 +161,7 @@ async def test_bad_credentials_write_nothing(
 ) -> None:
     response = await client.post(URL, json={"events": [click("u", 1)]}, headers=headers)
     assert response.status == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="ingest"'
     assert "Authorization" in (await response.json())["error"]
     assert SECRET not in await response.text()
     # A later, authorised request's event is the first and only one on the topic.
