@@ -34,7 +34,12 @@ def main(port: int) -> None:
             },
         )
     )
-    threading.Thread(target=lambda: [producer.poll(0.1) for _ in iter(int, 1)], daemon=True).start()
+
+    def poll_forever() -> None:
+        while True:
+            producer.poll(0.1)
+
+    threading.Thread(target=poll_forever, daemon=True).start()
     decode = msgspec.json.Decoder(_Envelope).decode
     topic = settings.raw_topic
 
