@@ -69,6 +69,12 @@ class _Webhook:
             request_id = f"{self._id_prefix}-{next(self._id_counter)}"
         try:
             status, body, headers = await self._handle_webhook(request, request_id)
+        except ConnectionError:
+            raise  # the client went away mid-body: there is no one to answer
+        except Exception:
+            # A bug, not the sender's fault nor Kafka's: counted as a 500 for the alert.
+            log.exception("webhook failed", extra={"request_id": request_id})
+            status, body, headers = 500, {"error": "internal error; retry"}, None
         finally:
             metrics.IN_FLIGHT.dec()
         counter = self._statuses.get(status)
@@ -77,7 +83,7 @@ class _Webhook:
         counter.inc()
         if status != 200:
             body["request_id"] = request_id
-            level = logging.WARNING if status in (401, 503) else logging.INFO
+            level = logging.WARNING if status in (401, 500, 503) else logging.INFO
             # The error names what was wrong (a header value at most), never the body.
             log.log(
                 level,

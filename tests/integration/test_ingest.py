@@ -319,3 +319,20 @@ async def test_large_gzip_body_is_inflated_off_the_loop_and_written(
         assert_only(topic_reader(kafka_settings.raw_topic), [b"big0", b"big1", b"big2"])
     finally:
         await client.close()
+
+
+async def test_an_unexpected_error_is_a_counted_500_not_a_crash(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.app
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(ingest.app, "split_events", broken)
+    response = await client.post(URL, json=click("u", 1), headers=AUTH)
+    assert response.status == 500
+    assert (await response.json())["error"] == "internal error; retry"
+    text = await (await client.get("/metrics")).text()
+    assert 'ingest_requests_total{status="500"}' in text
+    assert "ingest_requests_in_flight 0.0" in text
