@@ -1,111 +1,239 @@
-"""The webhook's HTTP routes: POST /webhooks/amplitude, /healthz, /readyz, /metrics."""
+"""The webhook's HTTP routes: POST /webhooks/amplitude, /healthz, /readyz, /metrics, /openapi.json.
+
+A request is authenticated, size-checked, decompressed (bounded), split into raw events and
+written to Kafka; the answer is 200 only once Kafka acknowledged every event. Failures are
+classified in one place, `_handle_webhook`: the sender's fault (400/401/413/415: retrying the
+same request will not help) or Kafka's (503 + Retry-After: the sender retries, nothing is lost).
+"""
 
 import asyncio
+import hashlib
 import hmac
+import itertools
 import logging
+import re
 import time
 import uuid
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from ingest import metrics
-from ingest.bodies import BodyError, check_event, event_key, split_events
+from ingest.bodies import BodyError, gunzip, inspect_event, split_events
+from ingest.openapi import openapi_document
 from ingest.producer import DeliveryError, KafkaWriter, Record
 from ingest.settings import IngestSettings
 from pipeline.kafka import producer_config
 
 log = logging.getLogger(__name__)
 
+_JSON_TYPES = frozenset({"application/json", "text/json"})
+_NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
+_GZIP = frozenset({"gzip", "x-gzip"})
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_DEAD_LETTER_SAMPLE = 64 * 1024  # what of an over-large event the dead-letter topic keeps
+_INLINE_GUNZIP_BYTES = 64 * 1024  # larger gzip bodies are inflated off the event loop
+
+
+class _Webhook:
+    """The POST handler, with everything it needs resolved once at start-up."""
+
+    def __init__(self, settings: IngestSettings, writer: KafkaWriter) -> None:
+        self.settings = settings
+        self.writer = writer
+        self._raw_topic = settings.raw_topic
+        self._dead_letter_topic = settings.raw_dead_letter_topic
+        self._secret = _secret_bytes(settings.amplitude_webhook_secret)
+        self._hmac_key = _secret_bytes(settings.ingest_hmac_secret)
+        self._secret_header = settings.ingest_secret_header
+        self._hmac_header = settings.ingest_hmac_header
+        self._max_body = settings.ingest_max_body_bytes
+        self._max_events = settings.ingest_max_events
+        self._max_event_bytes = settings.ingest_max_event_bytes
+        self._ack_timeout = settings.ingest_ack_timeout_seconds
+        self._retry_after = str(settings.ingest_retry_after_seconds)
+        self._statuses: dict[int, Any] = {}
+        bearer = self._secret_header.lower() == "authorization"
+        self._challenge = {"WWW-Authenticate": 'Bearer realm="ingest"'} if bearer else None
+        # Request ids: random per process, then a counter (a uuid4 a request costs ~4 us).
+        self._id_prefix = uuid.uuid4().hex[:12]
+        self._id_counter = itertools.count(1)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        metrics.IN_FLIGHT.inc()
+        request_id = request.headers.get("X-Request-Id", "")
+        if not _REQUEST_ID.fullmatch(request_id):
+            request_id = f"{self._id_prefix}-{next(self._id_counter)}"
+        try:
+            status, body, headers = await self._handle_webhook(request, request_id)
+        except ConnectionError:
+            raise  # the client went away mid-body: there is no one to answer
+        except Exception:
+            # A bug, not the sender's fault nor Kafka's: counted as a 500 for the alert.
+            log.exception("webhook failed", extra={"request_id": request_id})
+            status, body, headers = 500, {"error": "internal error; retry"}, None
+        finally:
+            metrics.IN_FLIGHT.dec()
+        counter = self._statuses.get(status)
+        if counter is None:
+            counter = self._statuses[status] = metrics.REQUESTS.labels(status=str(status))
+        counter.inc()
+        if status != 200:
+            body["request_id"] = request_id
+            level = logging.WARNING if status in (401, 500, 503) else logging.INFO
+            # The error names what was wrong (a header value at most), never the body.
+            log.log(
+                level,
+                "webhook refused",
+                extra={"request_id": request_id, "status": status, "error": body["error"][:300]},
+            )
+        response = web.Response(
+            status=status, body=orjson.dumps(body), content_type="application/json"
+        )
+        response.headers["X-Request-Id"] = request_id
+        if headers:
+            response.headers.update(headers)
+        metrics.REQUEST_DURATION.observe(time.perf_counter() - started)
+        return response
+
+    async def _handle_webhook(
+        self, request: web.Request, request_id: str
+    ) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+        if self._secret is not None and not self._secret_ok(request):
+            return (
+                401,
+                {"error": f"missing or wrong shared secret in {self._secret_header}"},
+                self._challenge,
+            )
+
+        length = request.content_length
+        if length is not None and length > self._max_body:
+            return 413, {"error": f"body over {self._max_body} bytes"}, None
+        try:
+            raw_body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return 413, {"error": f"body over {self._max_body} bytes"}, None
+        metrics.BODY_SIZE.observe(len(raw_body))
+
+        if self._hmac_key is not None and not self._signature_ok(request, raw_body):
+            return 401, {"error": f"missing or wrong HMAC-SHA256 in {self._hmac_header}"}, None
+
+        declared = hdrs.CONTENT_TYPE in request.headers
+        content_type = request.content_type if declared else "application/json"
+        ndjson = content_type in _NDJSON_TYPES
+        if not ndjson and content_type not in _JSON_TYPES:
+            return 415, {"error": f"unsupported Content-Type {content_type!r}: send JSON"}, None
+        encoding = request.headers.get(hdrs.CONTENT_ENCODING, "identity").strip().lower()
+        gzipped = encoding in _GZIP
+        if not gzipped and encoding not in ("identity", ""):
+            return 415, {"error": f"unsupported Content-Encoding {encoding!r}: use gzip"}, None
+
+        try:
+            body = raw_body
+            if gzipped and len(raw_body) > _INLINE_GUNZIP_BYTES:
+                # zlib releases the GIL: inflating megabytes in a thread keeps the loop serving.
+                loop = asyncio.get_running_loop()
+                body = await loop.run_in_executor(None, gunzip, raw_body, self._max_body)
+            elif gzipped:
+                body = gunzip(raw_body, self._max_body)
+            events = split_events(body, ndjson)
+        except BodyError as exc:
+            return exc.status, {"error": str(exc)}, None
+        if len(events) > self._max_events:
+            return 413, {"error": f"{len(events)} events > limit {self._max_events}"}, None
+
+        records, rejected = self._records(events, request_id, content_type)
+        try:
+            await self.writer.write(records, self._ack_timeout)
+        except (TimeoutError, DeliveryError) as exc:
+            metrics.PRODUCE_ERRORS.inc()
+            log.warning(
+                "kafka did not acknowledge",
+                extra={"request_id": request_id, "error": str(exc) or "timed out"},
+            )
+            return (
+                503,
+                {"error": "events not acknowledged by Kafka in time; retry"},
+                {"Retry-After": self._retry_after},
+            )
+
+        accepted = len(events) - len(rejected)
+        metrics.ACCEPTED.inc(accepted)
+        if rejected:
+            metrics.REJECTED.inc(len(rejected))
+            metrics.DEAD_LETTERED.inc(len(rejected))
+            log.info(
+                "events dead-lettered",
+                extra={"request_id": request_id, "rejected": len(rejected), "accepted": accepted},
+            )
+        return (
+            200,
+            {
+                "received": len(events),
+                "accepted": accepted,
+                "rejected": len(rejected),
+                "errors": rejected,
+                "request_id": request_id,
+            },
+            None,
+        )
+
+    def _records(
+        self, events: list[Any], request_id: str, content_type: str
+    ) -> tuple[list[Record], list[dict[str, Any]]]:
+        """Raw-topic records for good events; dead-letter records (with the reason) for bad."""
+        common = [
+            ("received_at_ms", b"%d" % (time.time() * 1000)),
+            ("request_id", request_id.encode()),
+            ("content_type", content_type.encode("utf-8", "replace")[:256]),
+        ]
+        records: list[Record] = []
+        rejected: list[dict[str, Any]] = []
+        raw_topic, max_event_bytes = self._raw_topic, self._max_event_bytes
+        for index, raw in enumerate(events):
+            key, reason = inspect_event(raw, max_event_bytes)
+            if reason is None:
+                records.append((raw_topic, key, raw, common))
+                continue
+            rejected.append({"index": index, "reason": reason})
+            headers = [
+                *common,
+                ("dead_letter_reason", reason.encode()),
+                ("stage", b"ingest"),
+                ("event_index", str(index).encode()),
+            ]
+            value = raw
+            if len(raw) > max_event_bytes:
+                value = bytes(raw)[:_DEAD_LETTER_SAMPLE]
+                headers.append(("truncated_from_bytes", str(len(raw)).encode()))
+            records.append((self._dead_letter_topic, None, value, headers))
+        return records, rejected
+
+    def _secret_ok(self, request: web.Request) -> bool:
+        presented = request.headers.get(self._secret_header, "")
+        if presented[:7].lower() == "bearer ":
+            presented = presented[7:]
+        return hmac.compare_digest(
+            presented.strip().encode("utf-8", "surrogateescape"), self._secret or b""
+        )
+
+    def _signature_ok(self, request: web.Request, body: bytes) -> bool:
+        presented = request.headers.get(self._hmac_header, "").strip().lower()
+        presented = presented.removeprefix("sha256=")
+        expected = hmac.new(self._hmac_key or b"", body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), expected.encode())
+
+
+def _secret_bytes(secret: Any) -> bytes | None:
+    return None if secret is None else secret.get_secret_value().encode()
+
+
 _SETTINGS = web.AppKey("settings", IngestSettings)
 _WRITER = web.AppKey("writer", KafkaWriter)
-
-
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
-    metrics.REQUESTS.labels(status=str(status)).inc()
-    return web.Response(
-        status=status, body=orjson.dumps(body), content_type="application/json", headers=headers
-    )
-
-
-def _authorized(request: web.Request, settings: IngestSettings) -> bool:
-    if settings.amplitude_webhook_secret is None:
-        return True
-    expected = b"Bearer " + settings.amplitude_webhook_secret.get_secret_value().encode()
-    presented = request.headers.get("Authorization", "").encode()
-    return hmac.compare_digest(presented, expected)
-
-
-async def _webhook(request: web.Request) -> web.Response:
-    started = time.perf_counter()
-    try:
-        return await _handle_webhook(request)
-    finally:
-        metrics.REQUEST_DURATION.observe(time.perf_counter() - started)
-
-
-async def _handle_webhook(request: web.Request) -> web.Response:
-    settings = request.app[_SETTINGS]
-    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-    if not _authorized(request, settings):
-        return _json(401, {"error": "missing or wrong credentials", "request_id": request_id})
-    try:
-        body = await request.read()
-        events = split_events(body)
-    except web.HTTPRequestEntityTooLarge:
-        return _json(413, {"error": f"body over {settings.ingest_max_body_bytes} bytes"})
-    except BodyError as exc:
-        return _json(exc.status, {"error": str(exc), "request_id": request_id})
-    if len(events) > settings.ingest_max_events:
-        return _json(413, {"error": f"{len(events)} events > limit {settings.ingest_max_events}"})
-
-    common = [
-        ("received_at_ms", str(int(time.time() * 1000)).encode()),
-        ("request_id", request_id.encode()),
-        ("content_type", request.content_type.encode()),
-    ]
-    records: list[Record] = []
-    rejected: list[dict[str, Any]] = []
-    for index, event in enumerate(events):
-        reason = check_event(event)
-        value = orjson.dumps(event)
-        if reason is None:
-            records.append((settings.raw_topic, event_key(event), value, common))
-        else:
-            rejected.append({"index": index, "reason": reason})
-            headers = [*common, ("dead_letter_reason", reason.encode()), ("stage", b"ingest")]
-            records.append((settings.raw_dead_letter_topic, b"", value, headers))
-
-    try:
-        await asyncio.wait_for(
-            request.app[_WRITER].write(records), settings.ingest_ack_timeout_seconds
-        )
-    except (TimeoutError, DeliveryError) as exc:
-        metrics.PRODUCE_ERRORS.inc()
-        log.warning(
-            "kafka did not acknowledge", extra={"request_id": request_id, "error": str(exc)}
-        )
-        return _json(
-            503,
-            {"error": "events not acknowledged by Kafka; retry", "request_id": request_id},
-            headers={"Retry-After": "5"},
-        )
-    accepted = len(events) - len(rejected)
-    metrics.EVENTS.labels(outcome="accepted").inc(accepted)
-    metrics.EVENTS.labels(outcome="rejected").inc(len(rejected))
-    metrics.EVENTS.labels(outcome="dead_lettered").inc(len(rejected))
-    return _json(
-        200,
-        {
-            "received": len(events),
-            "accepted": accepted,
-            "rejected": len(rejected),
-            "errors": rejected,
-            "request_id": request_id,
-        },
-    )
+_STOPPING = web.AppKey("stopping", asyncio.Event)
 
 
 async def _healthz(_: web.Request) -> web.Response:
@@ -113,6 +241,8 @@ async def _healthz(_: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
+    if request.app[_STOPPING].is_set():
+        return web.json_response({"status": "shutting down"}, status=503)
     loop = asyncio.get_running_loop()
     reachable = await loop.run_in_executor(None, request.app[_WRITER].broker_reachable, 2.0)
     if reachable:
@@ -126,32 +256,69 @@ async def _metrics(_: web.Request) -> web.Response:
     )
 
 
+async def _warn_if_unauthenticated(app: web.Application) -> None:
+    if not app[_SETTINGS].authenticated:
+        log.warning(
+            "INGEST_ALLOW_UNAUTHENTICATED is set and no secret is: the webhook accepts "
+            "unauthenticated posts; never run it like this where others can reach the port"
+        )
+
+
+async def _stop_being_ready(app: web.Application) -> None:
+    app[_STOPPING].set()
+
+
 async def _close_writer(app: web.Application) -> None:
+    """After in-flight requests finished: flush what librdkafka still holds."""
     left = await asyncio.get_running_loop().run_in_executor(None, app[_WRITER].close)
     if left:
         log.error("producer closed with undelivered messages", extra={"undelivered": left})
+    else:
+        log.info("producer flushed")
 
 
 def create_app(settings: IngestSettings) -> web.Application:
-    app = web.Application(client_max_size=settings.ingest_max_body_bytes)
+    # Bodies are read compressed (auto_decompress off) so that `gunzip` can bound their size.
+    app = web.Application(
+        client_max_size=settings.ingest_max_body_bytes,
+        handler_args={"auto_decompress": False},
+    )
+    writer = KafkaWriter(
+        producer_config(
+            settings,
+            **{
+                "message.timeout.ms": int(settings.ingest_ack_timeout_seconds * 1000),
+                "linger.ms": settings.ingest_linger_ms,
+                # librdkafka's own log lines go through logging: JSON like every other line.
+                "logger": logging.getLogger("librdkafka"),
+            },
+        )
+    )
     app[_SETTINGS] = settings
-    app[_WRITER] = KafkaWriter(producer_config(settings))
+    app[_WRITER] = writer
+    app[_STOPPING] = asyncio.Event()
+    webhook = _Webhook(settings, writer)
     for path in ("/webhooks/amplitude", "/webhooks/amplitude/"):
-        app.router.add_post(path, _webhook)
+        app.router.add_post(path, webhook.handle)
+    openapi = orjson.dumps(openapi_document(settings))
+
+    async def _openapi(_: web.Request) -> web.Response:
+        return web.Response(body=openapi, content_type="application/json")
+
+    app.router.add_get("/openapi.json", _openapi)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
+    app.on_startup.append(_warn_if_unauthenticated)
+    app.on_shutdown.append(_stop_being_ready)
     app.on_cleanup.append(_close_writer)
     return app
 
 
 def run(settings: IngestSettings) -> None:
+    """Serve until SIGTERM/SIGINT; then stop accepting, finish in-flight requests, flush."""
     import uvloop
 
-    if settings.amplitude_webhook_secret is None:
-        log.warning(
-            "AMPLITUDE_WEBHOOK_SECRET is not set: the webhook accepts unauthenticated posts"
-        )
     log.info("ingest listening", extra={"port": settings.ingest_port})
     web.run_app(
         create_app(settings),
@@ -159,5 +326,6 @@ def run(settings: IngestSettings) -> None:
         port=settings.ingest_port,
         print=None,
         access_log=None,
+        shutdown_timeout=settings.ingest_shutdown_timeout_seconds,
         loop=uvloop.new_event_loop(),
     )

@@ -36,9 +36,16 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.logs import configure_logging
 
     if args.command == "ingest":
+        from pydantic import ValidationError
+
         from ingest import IngestSettings, run
 
-        ingest_settings = IngestSettings()
+        try:
+            ingest_settings = IngestSettings()
+        except ValidationError as exc:
+            # Only the messages: pydantic's full text repeats the input, secrets included.
+            reasons = "; ".join(f"{'.'.join(map(str, e['loc']))} {e['msg']}" for e in exc.errors())
+            raise SystemExit(f"ingest: refusing to start: {reasons.strip()}") from None
         configure_logging("ingest", ingest_settings.log_level)
         run(ingest_settings)
     elif args.command == "streams":

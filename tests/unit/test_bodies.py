@@ -1,39 +1,100 @@
-"""Splitting webhook bodies and the light per-event check."""
+"""Splitting webhook bodies into raw event slices, bounded gunzip, and the light per-event check."""
 
+import gzip
+from typing import Any
+
+import orjson
 import pytest
 
-from ingest.bodies import BodyError, check_event, event_key, split_events
+from ingest.bodies import BodyError, check_event, event_key, gunzip, inspect_event, split_events
 
 
-def test_envelope() -> None:
-    assert split_events(b'{"events": [{"a": 1}, {"b": 2}]}') == [{"a": 1}, {"b": 2}]
+def split(body: bytes, ndjson: bool = False) -> list[bytes]:
+    return [bytes(raw) for raw in split_events(body, ndjson)]
+
+
+def test_envelope_keeps_each_events_bytes_as_sent() -> None:
+    body = b'{"events": [{"a": 1}, {"b":  [2, 3]}], "api_key": "x"}'
+    assert split(body) == [b'{"a": 1}', b'{"b":  [2, 3]}']
 
 
 def test_bare_array() -> None:
-    assert split_events(b'[{"a": 1}]') == [{"a": 1}]
+    assert split(b' [{"a": 1}, "x", 3]\n') == [b'{"a": 1}', b'"x"', b"3"]
 
 
 def test_single_event() -> None:
-    assert split_events(b'{"event_type": "click"}') == [{"event_type": "click"}]
+    assert split(b'{"event_type": "click"}') == [b'{"event_type": "click"}']
 
 
-def test_ndjson() -> None:
-    assert split_events(b'{"a": 1}\n\n{"b": 2}\n') == [{"a": 1}, {"b": 2}]
+def test_empty_envelope() -> None:
+    assert split(b'{"events": []}') == []
+
+
+@pytest.mark.parametrize("ndjson", [True, False])
+def test_ndjson_declared_or_recognised(ndjson: bool) -> None:
+    assert split(b'{"a": 1}\r\n\n{"b": 2}\n[3]\n', ndjson) == [b'{"a": 1}', b'{"b": 2}', b"[3]"]
 
 
 @pytest.mark.parametrize(
-    ("body", "message"),
+    ("body", "ndjson", "message"),
     [
-        (b"", "empty body"),
-        (b'{"a": 1}\n{oops', "line 2"),
-        (b'{"events": 3}', "array"),
-        (b"42", "must be"),
+        (b"", False, "empty body"),
+        (b"  \n", True, "empty body"),
+        (b'{"a": 1}\n{oops', False, "line 2"),
+        (b'{"a": 1}\n{oops', True, "line 2"),
+        (b'{"events": [', False, "malformed JSON"),
+        (b'{\n  "events": [\n', False, "malformed JSON: "),
+        (b'[{"a": 1},', False, "malformed JSON"),
+        (b'{"events": 3}', False, "array"),
+        (b"42", False, "must be"),
+        (b'{"user_id": "\\ud800"}', False, "malformed JSON"),
     ],
 )
-def test_malformed_bodies(body: bytes, message: str) -> None:
+def test_malformed_bodies(body: bytes, ndjson: bool, message: str) -> None:
     with pytest.raises(BodyError, match=message) as caught:
-        split_events(body)
+        split_events(body, ndjson)
     assert caught.value.status == 400
+
+
+def test_gunzip_round_trip_and_multiple_members() -> None:
+    assert gunzip(gzip.compress(b"hello ") + gzip.compress(b"world"), 100) == b"hello world"
+
+
+def test_gunzip_refuses_a_bomb_without_inflating_it() -> None:
+    bomb = gzip.compress(b"\0" * (50 * 1024 * 1024))  # 50 MiB in ~50 KiB
+    with pytest.raises(BodyError, match="decompressed") as caught:
+        gunzip(bomb, 1024 * 1024)
+    assert caught.value.status == 413
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(b"not gzip", "not valid gzip"), (gzip.compress(b"x" * 100)[:20], "trunc")],
+)
+def test_gunzip_bad_input(data: bytes, message: str) -> None:
+    with pytest.raises(BodyError, match=message) as caught:
+        gunzip(data, 1000)
+    assert caught.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"event_type": "click", "user_id": "u", "device_id": "d"}, (b"u", None)),
+        ({"event_type": "click", "device_id": "d"}, (b"d", None)),
+        ({"event_type": "click", "user_id": 5, "device_id": "d"}, (b"d", None)),
+        ({"event_type": "click", "user_id": "\u00e9"}, ("\u00e9".encode(), None)),
+        ("click", (None, "not_an_object")),
+        ([1], (None, "not_an_object")),
+        ({"user_id": "u"}, (None, "missing_event_type")),
+        ({"event_type": 3, "user_id": "u"}, (None, "missing_event_type")),
+        ({"event_type": "click"}, (None, "missing_user_and_device_id")),
+        ({"event_type": "click", "user_id": ""}, (None, "missing_user_and_device_id")),
+        ({"event_type": "click", "user_id": "u", "pad": "x" * 200}, (None, "event_too_large")),
+    ],
+)
+def test_inspect_event(event: Any, expected: tuple[bytes | None, str | None]) -> None:
+    assert inspect_event(orjson.dumps(event), max_bytes=200) == expected
 
 
 @pytest.mark.parametrize(
@@ -55,3 +116,4 @@ def test_check_event(event: object, reason: str | None) -> None:
 def test_key_prefers_user_id() -> None:
     assert event_key({"user_id": "u", "device_id": "d"}) == b"u"
     assert event_key({"device_id": "d"}) == b"d"
+    assert event_key({"user_id": "", "device_id": "d"}) == b"d"
