@@ -1,10 +1,15 @@
 """Failure classes in one place, backoff with jitter, the shared rate limit, event limits."""
 
+from datetime import UTC, datetime
+
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
+from pipeline.service_model import validate
 from sinks.delivery import Verdict, backoff, classify
-from sinks.personalize_client import event_problems
+from sinks.personalize_client import _shapes, event_problems
 from sinks.rate_limit import RateLimiter
+
+SHAPES = _shapes()
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -56,7 +61,7 @@ def test_rate_limiter_spaces_tokens_after_a_short_burst() -> None:
 
 
 def test_event_limits_come_from_botocores_model() -> None:
-    event = {"eventId": "e", "eventType": "click", "itemId": "i", "sentAt": 1.0}
+    event = {"eventId": "e", "eventType": "click", "itemId": "i", "sentAt": datetime.now(UTC)}
     assert event_problems("u", "s", event) == []
     assert any(
         "impression" in p for p in event_problems("u", "s", {**event, "impression": ["x"] * 26})
@@ -69,3 +74,21 @@ def test_event_limits_come_from_botocores_model() -> None:
         for p in event_problems("u", "s", {**event, "recommendationId": "r" * 41})
     )
     assert event_problems("u" * 257, "s", event) == ["userId: length 257 is above the maximum 256"]
+
+
+def test_fast_check_agrees_with_the_full_walk() -> None:
+    ok = {"eventId": "e", "eventType": "t", "eventValue": 1.0, "itemId": "i", "sentAt": 0}
+    cases = [
+        ok,
+        {**ok, "impression": ["a", "b"]},
+        {**ok, "impression": []},
+        {**ok, "impression": ["a", ""]},
+        {**ok, "itemId": ""},
+        {**ok, "recommendationId": "r" * 40},
+        {**ok, "recommendationId": "r" * 41},
+        {**ok, "metricAttribution": {"eventAttributionSource": "s"}},
+        {**ok, "metricAttribution": {}},
+    ]
+    for event in cases:
+        full = validate(SHAPES[0], {**event, "sentAt": 0.0})
+        assert (event_problems("u", "s", event) == []) == (full == []), event
