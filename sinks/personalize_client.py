@@ -101,7 +101,7 @@ def _length_bounds() -> tuple[dict[str, Bounds], dict[str, tuple[Bounds, Bounds]
     event_shape, user_shape, session_shape = _shapes()
 
     def bounds(shape: Shape) -> Bounds | None:
-        plain = not shape.metadata.get("pattern") and not shape.enum
+        plain = not shape.metadata.get("pattern") and not getattr(shape, "enum", None)
         if shape.type_name != "string" or not plain:
             return None
         return shape.metadata.get("min", 0), shape.metadata.get("max", 1 << 62)
