@@ -35,8 +35,13 @@ SINK_CORE, OTHER_CORE = "0", "1"
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (all its threads), from /proc."""
+    return sum(user_system(pid))
+
+
+def user_system(pid: int) -> tuple[float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def per_thread_cpu(pid: int) -> dict[str, float]:
@@ -193,6 +198,7 @@ def main() -> None:
                 children = Path(f"/proc/{sink.pid}/task/{sink.pid}/children").read_text().split()
                 sink_pid = int(children[0])
             cpu_before = cpu_seconds(sink_pid)
+            user_before, system_before = user_system(sink_pid)
             emulator_cpu_before = cpu_seconds(emulator.pid)
             producer = Producer(
                 {"bootstrap.servers": broker.bootstrap_servers, "linger.ms": 5, "acks": "all"}
@@ -215,6 +221,8 @@ def main() -> None:
                 time.sleep(0.05)  # polling the emulator's counters
             finished = time.monotonic()
             cpu = cpu_seconds(sink_pid) - cpu_before
+            user_after, system_after = user_system(sink_pid)
+            user, system = user_after - user_before, system_after - system_before
             emulator_cpu = cpu_seconds(emulator.pid) - emulator_cpu_before
             threads = per_thread_cpu(sink_pid)
         finally:
@@ -235,6 +243,7 @@ def main() -> None:
     print(f"calls/s                  {calls / span:.0f}  (rate limit {args.rate_limit:.0f})")
     print(f"events/s                 {events / span:.0f}")
     print(f"sink CPU                 {cpu:.2f} s over {span:.2f} s ({cpu / span:.0%} of a core)")
+    print(f"sink CPU user / system   {user:.2f} s / {system:.2f} s")
     print(f"sink CPU per event       {cpu / events * 1e6:.0f} us")
     print(f"sink CPU per call        {cpu / calls * 1e6:.0f} us")
     print(f"emulator CPU             {emulator_cpu:.2f} s ({emulator_cpu / span:.0%} of a core)")
