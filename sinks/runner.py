@@ -75,6 +75,7 @@ class PersonalizeSink:
         self._stopped_by: str | None = None  # the fatal error code while delivery is stopped
         self._next_probe = 0.0
         self._had_assignment = False
+        self._closing = False
 
     @property
     def ready(self) -> bool:
@@ -100,11 +101,14 @@ class PersonalizeSink:
                 self._step()
             self._ready_calls.extend(self._batcher.drain())
             self._finish_outstanding(None)
+            self._producer.flush(10)  # dead letters acknowledged count as done
+            self._producer.poll(0)
             self._commit(synchronous=True)
         finally:
+            self._closing = True  # close() revokes: commit what is done, send nothing more
+            self._consumer.close()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._producer.flush(10)
-            self._consumer.close()
 
     def _poll_timeout(self) -> float:
         """Short while calls are in flight: their results (and the next sends) wait for it."""
@@ -312,8 +316,9 @@ class PersonalizeSink:
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = [tp.partition for tp in partitions]
-        self._ready_calls.extend(self._batcher.drain(revoked))
-        self._finish_outstanding(revoked)
+        if not self._closing:
+            self._ready_calls.extend(self._batcher.drain(revoked))
+            self._finish_outstanding(revoked)
         self._commit(synchronous=True, partitions=revoked)
         self._forget(revoked)
 

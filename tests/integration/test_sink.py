@@ -231,3 +231,25 @@ def test_refuses_to_start_with_nowhere_to_deliver(
     no_credentials = SinkSettings(**kafka_settings.model_dump(), aws_personalize_tracking_id="t")
     with pytest.raises(SystemExit, match="no AWS credentials"):
         PersonalizeSink(no_credentials)
+
+
+def test_slow_personalize_pauses_consumption_instead_of_holding_everything(
+    start_sink: StartSink, personalize_emulator: RunningEmulator
+) -> None:
+    personalize_emulator.set_faults(latency_ms=100)
+    _, settings = start_sink(sink_threads=2, sink_max_pending_events=100, sink_poll_max_messages=50)
+    total = 600
+    produce(settings, [record(interaction(f"u{n % 97}", "s", n)) for n in range(total)])
+    highest = 0.0
+
+    def paused() -> bool:
+        nonlocal highest
+        highest = max(highest, metric("sink_pending_events"))
+        return metric("sink_partitions_paused") == 1
+
+    wait_for(paused, what="the partitions paused")
+    personalize_emulator.set_faults(latency_ms=0)
+    wait_for(lambda: personalize_emulator.stats()["events"] == total, what="everything delivered")
+    wait_for(lambda: committed(settings) == total, what="every offset committed")
+    assert metric("sink_partitions_paused") == 0
+    assert highest <= 100 + 50  # the limit, overshot by at most one consume batch
