@@ -123,6 +123,52 @@ def interactions(sessions: int, per_session: int, users: int) -> list[tuple[byte
     return records
 
 
+def botocore_anchor(url: str, threads: int, events: int, calls: int = 3000) -> float:
+    """CPU of bare boto3 put_events (same config, same emulator, same event count) on the
+    sink's core: the building block the sink's cost is compared with."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime
+
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "personalize-events",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 3},
+            max_pool_connections=threads,
+            parameter_validation=False,
+        ),
+    )
+    sent_at = datetime.now(UTC)
+    event_list = [
+        {
+            "eventId": f"anchor-{n}",
+            "eventType": "view",
+            "eventValue": 1.0,
+            "itemId": "item-1",
+            "sentAt": sent_at,
+        }
+        for n in range(events)
+    ]
+
+    def work(count: int) -> None:
+        for _ in range(count):
+            client.put_events(
+                trackingId="bench-tracker", userId="u", sessionId="s", eventList=event_list
+            )
+
+    work(50)  # warm the connection pool
+    before = time.process_time()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, [calls // threads] * threads))
+    return (time.process_time() - before) / (calls // threads * threads)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=20_000)
@@ -189,6 +235,12 @@ def main() -> None:
                 os.sched_setaffinity(broker_pid, {int(OTHER_CORE)})
         emulator = spawn("emulator", OTHER_CORE)
         sink = spawn("sink", SINK_CORE)
+
+        def stop_sink() -> None:
+            # py-spy writes its profile on SIGINT (and stops the sink); the sink itself: SIGTERM.
+            sink.send_signal(signal.SIGINT if args.profile else signal.SIGTERM)
+            sink.wait(60)
+
         try:
             emulator_url = f"http://127.0.0.1:{emulator_port}"
             wait_for(lambda: answers(f"{emulator_url}/healthz"), 30, "emulator")
@@ -225,12 +277,15 @@ def main() -> None:
             user, system = user_after - user_before, system_after - system_before
             emulator_cpu = cpu_seconds(emulator.pid) - emulator_cpu_before
             threads = per_thread_cpu(sink_pid)
+            stop_sink()
+            if pin:
+                os.sched_setaffinity(0, {int(SINK_CORE)})
+            anchor = botocore_anchor(
+                emulator_url, args.threads, max(1, round(stats["events"] / stats["calls"]))
+            )
         finally:
-            if args.profile:
-                sink.send_signal(signal.SIGINT)  # py-spy writes its profile and stops the sink
-            else:
-                sink.terminate()
-            sink.wait(60)
+            if sink.poll() is None:
+                stop_sink()
             emulator.terminate()
             emulator.wait(30)
 
@@ -246,6 +301,11 @@ def main() -> None:
     print(f"sink CPU user / system   {user:.2f} s / {system:.2f} s")
     print(f"sink CPU per event       {cpu / events * 1e6:.0f} us")
     print(f"sink CPU per call        {cpu / calls * 1e6:.0f} us")
+    print(
+        f"bare boto3 put_events   {anchor * 1e6:.0f} us CPU per call ({args.threads} threads, "
+        f"same emulator and core): the sink's other work is {(cpu / calls - anchor) * 1e6:.0f} "
+        "us per call"
+    )
     print(f"emulator CPU             {emulator_cpu:.2f} s ({emulator_cpu / span:.0%} of a core)")
     busiest = sorted(threads.items(), key=lambda pair: -pair[1])[:6]
     print("sink threads (CPU s)     " + ", ".join(f"{n} {c:.2f}" for n, c in busiest))

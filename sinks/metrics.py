@@ -30,6 +30,10 @@ IN_FLIGHT = Gauge("sink_put_events_in_flight", "PutEvents calls handed to the po
 PENDING = Gauge(
     "sink_pending_events", "Interactions consumed and not yet delivered or dead-lettered."
 )
+UNCOMMITTED = Gauge(
+    "sink_uncommitted_delivered_events",
+    "Interactions delivered but above the committed offset: what a crash now would re-send.",
+)
 PAUSED = Gauge("sink_partitions_paused", "1 while consumption is paused (back-pressure).")
 DELIVERY_STOPPED = Gauge(
     "sink_delivery_stopped",

@@ -263,14 +263,16 @@ class PersonalizeSink:
             self._paused = False
             metrics.PAUSED.set(0)
         held = self._offsets.done_above_watermark()
-        excess = sum(held.values()) - self._settings.sink_max_uncommitted_events
+        uncommitted = sum(held.values())
+        metrics.UNCOMMITTED.set(uncommitted)
+        excess = uncommitted - self._settings.sink_max_uncommitted_events
         for partition, count in sorted(held.items(), key=lambda pair: -pair[1]):
             if excess <= 0:
                 break
             if self._batcher.oldest_offset(partition) == self._offsets.watermark(partition):
                 call = self._batcher.pop_oldest(partition)
                 if call is not None:
-                    self._ready_calls.append(call)
+                    self._ready_calls.appendleft(call)  # next out: it unblocks the commit
                     excess -= count
 
     # -- commit --------------------------------------------------------------------------------
