@@ -16,6 +16,7 @@ class _Partition:
     done: set[int] = field(default_factory=set)  # finished but above the watermark
     next_offset: int = -1  # one past the last consumed offset
     committed: int = -1
+    done_below: int = 0  # finished below the watermark since the last commit
 
 
 class OffsetTracker:
@@ -37,8 +38,10 @@ class OffsetTracker:
             return  # the partition was revoked meanwhile: its new owner re-reads it
         if state.outstanding and state.outstanding[0] == offset:
             state.outstanding.popleft()
+            state.done_below += 1
             while state.outstanding and state.outstanding[0] in state.done:
                 state.done.remove(state.outstanding.popleft())
+                state.done_below += 1
         else:
             state.done.add(offset)
 
@@ -60,6 +63,7 @@ class OffsetTracker:
         for partition, offset in offsets.items():
             if partition in self._partitions:
                 self._partitions[partition].committed = offset
+                self._partitions[partition].done_below = 0
 
     def pending(self, partitions: list[int] | None = None) -> int:
         """Records consumed and not done yet (all partitions, or the ones given)."""
@@ -69,6 +73,10 @@ class OffsetTracker:
             for p in chosen
             if p in self._partitions
         )
+
+    def done_below_watermark(self) -> int:
+        """Records finished below the watermarks since their last commit (a commit clears it)."""
+        return sum(s.done_below for s in self._partitions.values())
 
     def done_above_watermark(self) -> dict[int, int]:
         """Per partition, records finished but not committable: what a crash would re-send."""

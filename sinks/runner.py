@@ -14,8 +14,10 @@ thread through a queue, so the batcher and the offsets are only touched here.
   uncommitted, and probe with the held call every `sink_fatal_retry_seconds` until it works.
 - Duplicates after a crash: a restarted sink re-sends what was delivered but not committed.
   That is the calls in flight (at most 2 x `sink_threads`, 10 events each) plus delivered
-  interactions held above the committed offset by an older, lingering one; when the latter
-  exceed `sink_max_uncommitted_events`, the group holding the offset is sent early.
+  interactions not yet covered by a commit: those below the watermark wait at most
+  `sink_commit_interval_seconds`, or are committed at once when they reach
+  `sink_max_uncommitted_events`; those held above it by an older, lingering one are capped at
+  the same number by sending the group holding the watermark early.
 """
 
 import heapq
@@ -76,6 +78,7 @@ class PersonalizeSink:
         self._next_probe = 0.0
         self._had_assignment = False
         self._closing = False
+        self._next_commit = 0.0
 
     @property
     def ready(self) -> bool:
@@ -263,9 +266,9 @@ class PersonalizeSink:
             self._paused = False
             metrics.PAUSED.set(0)
         held = self._offsets.done_above_watermark()
-        uncommitted = sum(held.values())
-        metrics.UNCOMMITTED.set(uncommitted)
-        excess = uncommitted - self._settings.sink_max_uncommitted_events
+        above = sum(held.values())
+        metrics.UNCOMMITTED.set(above + self._offsets.done_below_watermark())
+        excess = above - self._settings.sink_max_uncommitted_events
         for partition, count in sorted(held.items(), key=lambda pair: -pair[1]):
             if excess <= 0:
                 break
@@ -278,6 +281,16 @@ class PersonalizeSink:
     # -- commit --------------------------------------------------------------------------------
 
     def _commit(self, synchronous: bool, partitions: list[int] | None = None) -> None:
+        """Commit the watermarks that moved: every `sink_commit_interval_seconds`, at once when
+        the delivered-but-uncommitted records exceed the bound, and on revocation/shutdown."""
+        now = self._clock()
+        if (
+            not synchronous
+            and now < self._next_commit
+            and self._offsets.done_below_watermark() < self._settings.sink_max_uncommitted_events
+        ):
+            return
+        self._next_commit = now + self._settings.sink_commit_interval_seconds
         moved = self._offsets.committable()
         if partitions is not None:
             moved = {p: o for p, o in moved.items() if p in partitions}

@@ -57,6 +57,11 @@ class SinkSettings(KafkaSettings):
             "before the group holding the offset is sent early: bounds re-sends after a crash."
         ),
     )
+    sink_commit_interval_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        description="Offsets are committed this often (sooner past the uncommitted bound).",
+    )
     sink_revoke_timeout_seconds: float = Field(
         default=15.0, gt=0, description="Longest wait for in-flight calls on revocation/shutdown."
     )

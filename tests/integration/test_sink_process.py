@@ -13,9 +13,10 @@ from tests.service_process import ServiceProcess
 
 THREADS = 4
 MAX_UNCOMMITTED = 100
-# What a restarted sink may re-send (runner.py): the calls in flight (2 per thread, 10 events
-# each) plus the delivered events held above the committed offset (SINK_MAX_UNCOMMITTED_EVENTS).
-RESEND_BOUND = 2 * THREADS * 10 + MAX_UNCOMMITTED
+# What a restarted sink may re-send (runner.py, README "Delivery to Personalize"): the calls in
+# flight (2 per thread, 10 events each) plus the delivered events not covered by a commit, below
+# the watermark and above it, each kept under SINK_MAX_UNCOMMITTED_EVENTS.
+RESEND_BOUND = 2 * THREADS * 10 + 2 * MAX_UNCOMMITTED
 
 
 def test_sigkill_mid_stream_and_restart_delivers_everything_with_bounded_resends(

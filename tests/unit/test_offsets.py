@@ -50,3 +50,15 @@ def test_forgotten_partition_ignores_late_results() -> None:
     tracker.forget([0])
     tracker.done(0, 0)
     assert tracker.pending() == 1 and tracker.pending([0]) == 0 and tracker.committable() == {1: 0}
+
+
+def test_done_below_the_watermark_counts_until_committed() -> None:
+    tracker = OffsetTracker()
+    for offset in range(5):
+        tracker.add(0, offset)
+    tracker.done(0, 1)
+    assert tracker.done_below_watermark() == 0  # 1 is above the watermark (0)
+    tracker.done(0, 0)
+    assert tracker.done_below_watermark() == 2
+    tracker.committed(tracker.committable())
+    assert tracker.done_below_watermark() == 0
