@@ -65,6 +65,12 @@ class OffsetTracker:
                 self._partitions[partition].committed = offset
                 self._partitions[partition].done_below = 0
 
+    def uncommit(self, partitions: list[int]) -> None:
+        """A commit was refused: report these partitions as committable again."""
+        for partition in partitions:
+            if partition in self._partitions:
+                self._partitions[partition].committed = -1
+
     def pending(self, partitions: list[int] | None = None) -> int:
         """Records consumed and not done yet (all partitions, or the ones given)."""
         chosen = self._partitions if partitions is None else partitions

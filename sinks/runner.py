@@ -63,7 +63,9 @@ class PersonalizeSink:
         self._pool = ThreadPoolExecutor(settings.sink_threads, thread_name_prefix="put-events")
         self._max_in_flight = 2 * settings.sink_threads  # a queued call per busy thread
         self._results: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
-        self._consumer = Consumer(consumer_config(settings, settings.sink_group_id))
+        self._consumer = Consumer(
+            consumer_config(settings, settings.sink_group_id, on_commit=self._on_commit)
+        )
         self._producer = Producer(producer_config(settings))
         self._batcher = Batcher(settings.sink_linger_seconds, clock)
         self._offsets = OffsetTracker()
@@ -115,7 +117,7 @@ class PersonalizeSink:
 
     def _poll_timeout(self) -> float:
         """Short while calls are in flight: their results (and the next sends) wait for it."""
-        if self._in_flight or self._ready_calls:
+        if self._in_flight or (self._ready_calls and self._stopped_by is None):
             return min(_BUSY_POLL_SECONDS, self._settings.sink_poll_timeout_seconds)
         return self._settings.sink_poll_timeout_seconds
 
@@ -304,6 +306,19 @@ class PersonalizeSink:
             return
         self._offsets.committed(moved)
 
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """An asynchronous commit's answer (served by consume()): a refused one is redone."""
+        failed = [tp.partition for tp in partitions if tp.error is not None]
+        if error is not None or failed:
+            log.warning(
+                "offset commit failed; committing again",
+                extra={
+                    "error": str(error),
+                    "partitions": failed or [tp.partition for tp in partitions],
+                },
+            )
+            self._offsets.uncommit(failed or [tp.partition for tp in partitions])
+
     def _finish_outstanding(self, partitions: list[int] | None) -> None:
         """Deliver what is held (for `partitions`, or all) until done, stopped or timed out."""
         deadline = self._clock() + self._settings.sink_revoke_timeout_seconds
@@ -327,7 +342,11 @@ class PersonalizeSink:
         self._had_assignment = True
         self._paused = False  # the new assignment is not paused: let back-pressure decide again
         metrics.PAUSED.set(0)
-        log.info("partitions assigned", extra={"partitions": [p.partition for p in partitions]})
+        try:  # where the group resumes: operators see what a restart re-reads
+            resume = {tp.partition: tp.offset for tp in self._consumer.committed(partitions, 10)}
+        except Exception as exc:
+            resume = {"unknown": str(exc)}
+        log.info("partitions assigned", extra={"committed_offsets": resume})
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = [tp.partition for tp in partitions]
