@@ -343,7 +343,9 @@ class PersonalizeSink:
         self._paused = False  # the new assignment is not paused: let back-pressure decide again
         metrics.PAUSED.set(0)
         try:  # where the group resumes: operators see what a restart re-reads
-            resume = {tp.partition: tp.offset for tp in self._consumer.committed(partitions, 10)}
+            resume = {
+                str(tp.partition): tp.offset for tp in self._consumer.committed(partitions, 10)
+            }
         except Exception as exc:
             resume = {"unknown": str(exc)}
         log.info("partitions assigned", extra={"committed_offsets": resume})
