@@ -139,7 +139,7 @@ def botocore_anchor(url: str, threads: int, events: int, calls: int = 3000) -> f
         aws_access_key_id="bench",
         aws_secret_access_key="bench",
         config=Config(
-            retries={"mode": "standard", "max_attempts": 3},
+            retries={"mode": "standard", "total_max_attempts": 3},
             max_pool_connections=threads,
             parameter_validation=False,
         ),

@@ -141,7 +141,8 @@ async def _put_events(request: web.Request) -> web.Response:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError as exc:
         return _aws_error(400, "SerializationException", f"body is not JSON: {exc}")
-    fault = _injected_fault(request, str(body.get("trackingId", "")))
+    tracking_id = body.get("trackingId", "") if isinstance(body, dict) else ""
+    fault = _injected_fault(request, str(tracking_id))
     if fault is not None:
         return fault
     errors = validate(_PUT_EVENTS_SHAPE, body)
@@ -243,10 +244,12 @@ async def _forget(request: web.Request) -> web.Response:
 
 
 async def _stats(request: web.Request) -> web.Response:
-    """Counts for tests and benchmarks; `resent_event_ids` counts eventIds seen more than once."""
+    """Counts for tests and benchmarks; `resent_events`: accepted events whose eventId was seen."""
     ids = request.app[_EVENT_IDS]
     answer = {
-        **{key: 0 for key in ("calls", "events", "throttled", "server_errors", "invalid")},
+        **dict.fromkeys(
+            ("calls", "events", "throttled", "server_errors", "invalid", "resource_not_found"), 0
+        ),
         **request.app[_STATS],
         "distinct_event_ids": len(ids),
         "resent_events": sum(count - 1 for count in ids.values()),

@@ -34,7 +34,10 @@ UNCOMMITTED = Gauge(
     "sink_uncommitted_delivered_events",
     "Interactions delivered but above the committed offset: what a crash now would re-send.",
 )
-PAUSED = Gauge("sink_partitions_paused", "1 while consumption is paused (back-pressure).")
+PAUSED = Gauge(
+    "sink_partitions_paused",
+    "Partitions paused by back-pressure (memory full, or too much above the committed offset).",
+)
 DELIVERY_STOPPED = Gauge(
     "sink_delivery_stopped",
     "1 while a fatal error (unknown tracker, credentials) stops delivery; see SinkNotReady.",

@@ -88,6 +88,13 @@ class OffsetTracker:
         """Per partition, records finished but not committable: what a crash would re-send."""
         return {p: len(s.done) for p, s in self._partitions.items() if s.done}
 
+    def spans(self) -> dict[int, int]:
+        """Per partition, offsets read above the watermark: what a crash now would re-read."""
+        return {
+            p: (s.next_offset - s.outstanding[0]) if s.outstanding else 0
+            for p, s in self._partitions.items()
+        }
+
     def forget(self, partitions: list[int]) -> None:
         for partition in partitions:
             self._partitions.pop(partition, None)

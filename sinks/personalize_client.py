@@ -41,7 +41,7 @@ def check_configured(settings: SinkSettings) -> None:
 
 def build_client(settings: SinkSettings, limiter: RateLimiter) -> Any:
     config = Config(
-        retries={"mode": "standard", "max_attempts": settings.sink_max_attempts},
+        retries={"mode": "standard", "total_max_attempts": settings.sink_max_attempts},
         max_pool_connections=settings.sink_threads,
         connect_timeout=5,
         read_timeout=10,

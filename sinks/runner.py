@@ -7,17 +7,18 @@ not yet delivered or dead-lettered (sinks/offsets.py). The pool's results come b
 thread through a queue, so the batcher and the offsets are only touched here.
 
 - Back-pressure: above `sink_max_pending_events` held in memory the partitions are paused
-  (the consumer keeps polling, so it stays in the group) and resumed below half of it.
+  (the consumer keeps polling, so it stays in the group) and resumed below half of it; a
+  partition is also paused while `sink_max_uncommitted_events` of its records sit above its
+  committed offset.
 - Retries: botocore retries inside a call; after that the call is re-queued with the sink's
   own exponential backoff, never dropped.
 - Fatal errors stop delivery (`sink_delivery_stopped` 1, /readyz 503), keep everything
   uncommitted, and probe with the held call every `sink_fatal_retry_seconds` until it works.
-- Duplicates after a crash: a restarted sink re-sends what was delivered but not committed.
-  That is the calls in flight (at most 2 x `sink_threads`, 10 events each) plus delivered
-  interactions not yet covered by a commit: those below the watermark wait at most
-  `sink_commit_interval_seconds`, or are committed at once when they reach
-  `sink_max_uncommitted_events`; those held above it by an older, lingering one are capped at
-  the same number by sending the group holding the watermark early.
+- Duplicates after a crash: a restarted sink re-reads every record above the committed
+  offsets and re-sends those that had been delivered. Per partition, the records above the
+  committed offset stay below `sink_max_uncommitted_events` (+ one consume batch): past it the
+  partition is paused and the group holding its offset is sent at once; offsets are committed
+  every `sink_commit_interval_seconds`, and at once when that many delivered records wait.
 """
 
 import heapq
@@ -26,7 +27,6 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,6 +42,7 @@ from sinks.delivery import Delivery, Outcome, Verdict, backoff
 from sinks.offsets import OffsetTracker
 from sinks.personalize_client import build_client, check_configured, event_problems, to_event
 from sinks.rate_limit import RateLimiter
+from sinks.send_queue import SendQueue
 from sinks.settings import SinkSettings
 
 log = logging.getLogger(__name__)
@@ -69,13 +70,14 @@ class PersonalizeSink:
         self._producer = Producer(producer_config(settings))
         self._batcher = Batcher(settings.sink_linger_seconds, clock)
         self._offsets = OffsetTracker()
-        self._ready_calls: deque[Call] = deque()  # to send, in order
+        self._ready_calls = SendQueue()
         self._retries: list[tuple[float, int, Call]] = []  # heap of (due time, seq, call)
         self._sequence = itertools.count()
         self._in_flight = 0
         self._epochs: dict[int, int] = {}  # partition -> its current assignment's number
         self._assigned: set[int] = set()
-        self._paused = False
+        self._paused: set[int] = set()  # partitions paused by back-pressure
+        self._memory_full = False
         self._stopped_by: str | None = None  # the fatal error code while delivery is stopped
         self._next_probe = 0.0
         self._had_assignment = False
@@ -161,15 +163,15 @@ class PersonalizeSink:
         now = self._clock()
         self._ready_calls.extend(self._batcher.due())
         while self._retries and self._retries[0][0] <= now:
-            self._ready_calls.appendleft(heapq.heappop(self._retries)[2])
+            self._ready_calls.push_front(heapq.heappop(self._retries)[2])
         if self._stopped_by is not None:
             # One probe at a time, with the held call, until the cause is fixed.
             if self._ready_calls and self._in_flight == 0 and now >= self._next_probe:
                 self._next_probe = now + self._settings.sink_fatal_retry_seconds
-                self._submit(self._ready_calls.popleft())
+                self._submit(self._ready_calls.pop())
             return
         while self._ready_calls and self._in_flight < self._max_in_flight:
-            self._submit(self._ready_calls.popleft())
+            self._submit(self._ready_calls.pop())
 
     def _submit(self, call: Call) -> None:
         self._in_flight += 1
@@ -218,7 +220,7 @@ class PersonalizeSink:
             else:  # halve until the offending events are alone; the halves go first
                 half = len(call.items) // 2
                 for part in (call.items[half:], call.items[:half]):
-                    self._ready_calls.appendleft(
+                    self._ready_calls.push_front(
                         Call(call.partition, call.user_id, call.session_id, part, call.started)
                     )
         else:
@@ -232,7 +234,7 @@ class PersonalizeSink:
                 self._stopped_by = outcome.error_code
                 self._next_probe = self._clock() + self._settings.sink_fatal_retry_seconds
                 metrics.DELIVERY_STOPPED.set(1)
-            self._ready_calls.appendleft(call)
+            self._ready_calls.push_front(call)
 
     def _dead_letter(self, item: Pending, reason: str) -> None:
         """Produce to the dead-letter topic; the record is done once Kafka acknowledged it."""
@@ -256,29 +258,39 @@ class PersonalizeSink:
     # -- memory and duplicates bounds ----------------------------------------------------------
 
     def _apply_pressure(self) -> None:
+        """Pause what must wait: every partition while memory is full, and a partition whose
+        records above its committed offset reach `sink_max_uncommitted_events` (what a crash
+        would re-read); resume below half. The group holding a wide partition back goes now."""
         pending = self._offsets.pending()
         metrics.PENDING.set(pending)
         limit = self._settings.sink_max_pending_events
-        if not self._paused and pending >= limit:
-            self._consumer.pause(self._consumer.assignment())
-            self._paused = True
-            metrics.PAUSED.set(1)
-        elif self._paused and pending <= limit // 2:
-            self._consumer.resume(self._consumer.assignment())
-            self._paused = False
-            metrics.PAUSED.set(0)
-        held = self._offsets.done_above_watermark()
-        above = sum(held.values())
-        metrics.UNCOMMITTED.set(above + self._offsets.done_below_watermark())
-        excess = above - self._settings.sink_max_uncommitted_events
-        for partition, count in sorted(held.items(), key=lambda pair: -pair[1]):
-            if excess <= 0:
-                break
-            if self._batcher.oldest_offset(partition) == self._offsets.watermark(partition):
+        if pending >= limit:
+            self._memory_full = True
+        elif pending <= limit // 2:
+            self._memory_full = False
+        metrics.UNCOMMITTED.set(
+            sum(self._offsets.done_above_watermark().values())
+            + self._offsets.done_below_watermark()
+        )
+        bound = self._settings.sink_max_uncommitted_events
+        wanted = set(self._assigned) if self._memory_full else set()
+        for partition, span in self._offsets.spans().items():
+            if span >= bound or (partition in self._paused and span > bound // 2):
+                wanted.add(partition)
+            if span >= bound and self._batcher.oldest_offset(partition) == self._offsets.watermark(
+                partition
+            ):
                 call = self._batcher.pop_oldest(partition)
                 if call is not None:
-                    self._ready_calls.appendleft(call)  # next out: it unblocks the commit
-                    excess -= count
+                    self._ready_calls.push_front(call)  # next out: it unblocks the commit
+        wanted &= self._assigned
+        if wanted != self._paused:
+            if pause := wanted - self._paused:
+                self._consumer.pause([TopicPartition(self._topic, p) for p in pause])
+            if resume := self._paused - wanted:
+                self._consumer.resume([TopicPartition(self._topic, p) for p in resume])
+            self._paused = wanted
+            metrics.PAUSED.set(len(wanted))
 
     # -- commit --------------------------------------------------------------------------------
 
@@ -340,7 +352,7 @@ class PersonalizeSink:
             self._epochs[tp.partition] = self._epochs.get(tp.partition, 0) + 1
             self._assigned.add(tp.partition)
         self._had_assignment = True
-        self._paused = False  # the new assignment is not paused: let back-pressure decide again
+        self._paused = set()  # a new assignment is not paused: back-pressure decides again
         metrics.PAUSED.set(0)
         try:  # where the group resumes: operators see what a restart re-reads
             resume = {
@@ -366,10 +378,11 @@ class PersonalizeSink:
     def _forget(self, partitions: list[int]) -> None:
         gone = set(partitions)
         self._offsets.forget(partitions)
+        self._paused -= gone
         for partition in partitions:
             self._assigned.discard(partition)
             self._epochs[partition] = self._epochs.get(partition, 0) + 1
-        self._ready_calls = deque(c for c in self._ready_calls if c.partition not in gone)
+        self._ready_calls.drop(gone)
         self._retries = [r for r in self._retries if r[2].partition not in gone]
         heapq.heapify(self._retries)
 

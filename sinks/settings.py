@@ -51,10 +51,11 @@ class SinkSettings(KafkaSettings):
     )
     sink_max_uncommitted_events: int = Field(
         default=2000,
-        ge=0,
+        ge=10,
         description=(
-            "Delivered interactions above the committed offsets (held there by an older one) "
-            "before the group holding the offset is sent early: bounds re-sends after a crash."
+            "Records above a partition's committed offset (what a crash re-reads) before the "
+            "partition is paused and the group holding the offset is sent early; also how many "
+            "delivered records trigger an immediate commit. Bounds re-sends after a crash."
         ),
     )
     sink_commit_interval_seconds: float = Field(

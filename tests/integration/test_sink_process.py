@@ -14,10 +14,13 @@ from tests.service_process import ServiceProcess
 
 THREADS = 4
 MAX_UNCOMMITTED = 100
-# What a restarted sink may re-send (runner.py, README "Delivery to Personalize"): the calls in
-# flight (2 per thread, 10 events each) plus the delivered events not covered by a commit, below
-# the watermark and above it, each kept under SINK_MAX_UNCOMMITTED_EVENTS.
-RESEND_BOUND = 2 * THREADS * 10 + 2 * MAX_UNCOMMITTED
+POLL_BATCH = 100
+PARTITIONS = 3  # tests.kafka_fixture.kafka_settings
+# What a restarted sink may re-send (runner.py, README "Delivery to Personalize"): delivered
+# records below the watermark not yet committed (an immediate commit past MAX_UNCOMMITTED),
+# plus, per partition, delivered records above it (the partition pauses at MAX_UNCOMMITTED
+# records above its committed offset, overshooting by at most one consume batch).
+RESEND_BOUND = MAX_UNCOMMITTED + PARTITIONS * (MAX_UNCOMMITTED + POLL_BATCH)
 
 
 def test_sigkill_mid_stream_and_restart_delivers_everything_with_bounded_resends(
@@ -36,7 +39,9 @@ def test_sigkill_mid_stream_and_restart_delivers_everything_with_bounded_resends
         "SINK_THREADS": str(THREADS),
         "SINK_MAX_UNCOMMITTED_EVENTS": str(MAX_UNCOMMITTED),
         "SINK_LINGER_SECONDS": "0.3",
+        "SINK_POLL_MAX_MESSAGES": str(POLL_BATCH),
     }
+    assert kafka_settings.topic_partitions == PARTITIONS
     settings = SinkSettings(**kafka_settings.model_dump(), sink_group_id=env["SINK_GROUP_ID"])
     users, per_user = 400, 10
     records = [

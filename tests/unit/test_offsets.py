@@ -62,3 +62,17 @@ def test_done_below_the_watermark_counts_until_committed() -> None:
     assert tracker.done_below_watermark() == 2
     tracker.committed(tracker.committable())
     assert tracker.done_below_watermark() == 0
+
+
+def test_span_is_what_a_crash_would_re_read() -> None:
+    tracker = OffsetTracker()
+    for offset in range(10, 20):
+        tracker.add(0, offset)
+    tracker.done(0, 15)
+    assert tracker.spans() == {0: 10}
+    for offset in range(10, 15):
+        tracker.done(0, offset)
+    assert tracker.spans() == {0: 4}  # 16..19 remain above the watermark 16
+    for offset in range(16, 20):
+        tracker.done(0, offset)
+    assert tracker.spans() == {0: 0}
