@@ -261,11 +261,15 @@ def main() -> None:
             assert producer.flush(60) == 0
             started = time.monotonic()
             first_call: float | None = None
+            marks: dict[str, tuple[float, int]] = {}  # 10% and 90% of the events: steady rate
             while True:
                 stats = get_json(f"{emulator_url}/_emulator/stats")
                 now = time.monotonic()
                 if first_call is None and stats["calls"] > 0:
                     first_call = now
+                for name, share in (("low", 0.1), ("high", 0.9)):
+                    if name not in marks and stats["events"] >= share * total:
+                        marks[name] = (now, stats["calls"])
                 if stats["distinct_event_ids"] >= total:
                     break
                 if now - started > 600:
@@ -295,7 +299,9 @@ def main() -> None:
     print(f"sessions x events        {args.sessions} x {args.events_per_session}")
     print(f"PutEvents calls          {calls}  (re-sent events {stats['resent_events']})")
     print(f"events per call          {events / calls:.2f}")
+    steady = (marks["high"][1] - marks["low"][1]) / (marks["high"][0] - marks["low"][0])
     print(f"calls/s                  {calls / span:.0f}  (rate limit {args.rate_limit:.0f})")
+    print(f"calls/s, 10%-90% events  {steady:.0f}  (without start-up and the last linger)")
     print(f"events/s                 {events / span:.0f}")
     print(f"sink CPU                 {cpu:.2f} s over {span:.2f} s ({cpu / span:.0%} of a core)")
     print(f"sink CPU user / system   {user:.2f} s / {system:.2f} s")
