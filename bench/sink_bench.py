@@ -8,6 +8,8 @@ process's CPU time (utime + stime from /proc) per delivered event, with the rate
 1,000 calls/s.
 
     .venv/bin/python bench/sink_bench.py [--sessions 20000] [--events-per-session 3]
+
+`--profile FILE` records the sink with py-spy (not a project dependency: `pip install py-spy`).
 """
 
 import argparse
