@@ -1,5 +1,6 @@
 """The sink as deployed (a child process): SIGKILL mid-stream, restart, duplicates bounded."""
 
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -79,3 +80,50 @@ def test_sigkill_mid_stream_and_restart_delivers_everything_with_bounded_resends
         assert second.stop() == 0
     assert 0 <= stats["resent_events"] <= RESEND_BOUND, (stats, at_kill, committed_at_kill)
     print(f"killed at {at_kill}/{total} delivered; re-sent after restart: {stats['resent_events']}")
+
+
+def test_unknown_tracker_fails_readiness_over_http_until_fixed(
+    kafka_settings: KafkaSettings, personalize_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **topic_env(kafka_settings),
+        "SINK_GROUP_ID": f"sink-{uuid.uuid4().hex[:8]}",
+        "AWS_PERSONALIZE_TRACKING_ID": "tracker-1",
+        "PERSONALIZE_ENDPOINT_URL": personalize_emulator.url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "SINK_STATUS_PORT": str(port),
+        "SINK_LINGER_SECONDS": "0.2",
+        "SINK_FATAL_RETRY_SECONDS": "0.5",
+    }
+    base = f"http://127.0.0.1:{port}"
+    sink = ServiceProcess("sink", env, f"{base}/readyz", tmp_path / "sink.log").start()
+    try:
+        personalize_emulator.set_faults(unknown_tracker=True)
+        produce(kafka_settings, [record(interaction(f"u{n}", "s", n)) for n in range(20)])
+
+        def readiness() -> int:
+            try:
+                with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+                    return int(response.status)
+            except urllib.error.HTTPError as error:
+                return int(error.code)
+
+        def metrics() -> str:
+            with urllib.request.urlopen(f"{base}/metrics", timeout=2) as response:
+                return str(response.read().decode())
+
+        wait_for(lambda: readiness() == 503, what="/readyz 503 after ResourceNotFoundException")
+        assert "sink_delivery_stopped 1.0" in metrics()
+        assert 'error_code="ResourceNotFoundException",outcome="fatal"' in metrics()
+        settings = SinkSettings(**kafka_settings.model_dump(), sink_group_id=env["SINK_GROUP_ID"])
+        assert committed(settings) == 0
+
+        personalize_emulator.set_faults(unknown_tracker=False)
+        wait_for(lambda: readiness() == 200, what="/readyz 200 once the tracker exists")
+        wait_for(lambda: personalize_emulator.stats()["events"] == 20, what="all 20 delivered")
+        wait_for(lambda: committed(settings) == 20, what="all 20 committed")
+        assert "sink_delivery_stopped 0.0" in metrics()
+    finally:
+        assert sink.stop() == 0
