@@ -10,11 +10,24 @@ Routes:
   received (see emulator/recommendations.py).
 - `POST /` with `X-Amz-Target: AmazonPersonalize.CreateDatasetImportJob` (the personalize
   control plane, JSON 1.1): validated and recorded; read back at `GET /_emulator/import-jobs`.
+- `GET /_emulator/stats`: calls accepted, events, distinct and re-sent eventIds, faults injected.
+- `GET /_emulator/faults`, `POST /_emulator/faults` (JSON, any subset of `throttle_rate`,
+  `error_rate`, `latency_ms`, `unknown_tracker`): read or change fault injection at run time.
 - `GET /healthz`.
+
+Fault injection (EMULATOR_THROTTLE_RATE, EMULATOR_ERROR_RATE, EMULATOR_LATENCY_MS,
+EMULATOR_UNKNOWN_TRACKER, or the control route) answers PutEvents as AWS does when things go
+wrong, in the shapes botocore classifies (botocore/data/_retry.json, retries/standard.py):
+throttling is 400 `ThrottlingException` (retryable, throttling), a server error is 503
+`ServiceUnavailable` (retryable, transient), an unknown tracker is 400
+`ResourceNotFoundException` (not retryable).
 """
 
 import asyncio
 import logging
+import random
+from collections import Counter
+from dataclasses import asdict, dataclass
 
 import botocore.session
 import orjson
@@ -23,7 +36,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from emulator.recommendations import rank, recommendation_id
-from emulator.validation import validate
+from pipeline.service_model import validate
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +62,38 @@ class EmulatorSettings(BaseSettings):
             "(Personalize's interactions-dataset limit)."
         ),
     )
+    throttle_rate: float = Field(
+        default=0.0, ge=0, le=1, description="EMULATOR_THROTTLE_RATE: share of PutEvents throttled."
+    )
+    error_rate: float = Field(
+        default=0.0, ge=0, le=1, description="EMULATOR_ERROR_RATE: share answered 503."
+    )
+    latency_ms: float = Field(
+        default=0.0, ge=0, description="EMULATOR_LATENCY_MS: added to every PutEvents answer."
+    )
+    unknown_tracker: bool = Field(
+        default=False,
+        description="EMULATOR_UNKNOWN_TRACKER: every PutEvents gets ResourceNotFoundException.",
+    )
+
+
+@dataclass
+class Faults:
+    """The fault injection in force; the control route changes it while the emulator runs."""
+
+    throttle_rate: float = 0.0
+    error_rate: float = 0.0
+    latency_ms: float = 0.0
+    unknown_tracker: bool = False
 
 
 _PUT_EVENTS = web.AppKey("put_events", list)
 _IMPORT_JOBS = web.AppKey("import_jobs", list)
 _EVENT_TYPES = web.AppKey("event_types", dict)
 _SETTINGS = web.AppKey("settings", EmulatorSettings)
+_FAULTS = web.AppKey("faults", Faults)
+_EVENT_IDS = web.AppKey("event_ids", Counter)
+_STATS = web.AppKey("stats", Counter)
 _BOTOCORE = botocore.session.get_session()
 _PUT_EVENTS_SHAPE = (
     _BOTOCORE.get_service_model("personalize-events").operation_model("PutEvents").input_shape
@@ -77,13 +116,38 @@ def _aws_error(status: int, code: str, message: str) -> web.Response:
     )
 
 
+def _injected_fault(request: web.Request, tracking_id: str) -> web.Response | None:
+    faults, stats = request.app[_FAULTS], request.app[_STATS]
+    if faults.unknown_tracker:
+        stats["resource_not_found"] += 1
+        return _aws_error(
+            400, "ResourceNotFoundException", f"Tracker {tracking_id} does not exist."
+        )
+    draw = random.random()
+    if draw < faults.throttle_rate:
+        stats["throttled"] += 1
+        return _aws_error(400, "ThrottlingException", "Rate exceeded")
+    if draw < faults.throttle_rate + faults.error_rate:
+        stats["server_errors"] += 1
+        return _aws_error(503, "ServiceUnavailable", "Service is unavailable, try again")
+    return None
+
+
 async def _put_events(request: web.Request) -> web.Response:
+    faults = request.app[_FAULTS]
+    if faults.latency_ms:
+        await asyncio.sleep(faults.latency_ms / 1000)
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError as exc:
         return _aws_error(400, "SerializationException", f"body is not JSON: {exc}")
+    tracking_id = body.get("trackingId", "") if isinstance(body, dict) else ""
+    fault = _injected_fault(request, str(tracking_id))
+    if fault is not None:
+        return fault
     errors = validate(_PUT_EVENTS_SHAPE, body)
     if errors:
+        request.app[_STATS]["invalid"] += 1
         return _aws_error(400, "InvalidInputException", "; ".join(errors))
     known: set[str] = request.app[_EVENT_TYPES].setdefault(body["trackingId"], set())
     new = {event["eventType"] for event in body["eventList"]} - known
@@ -97,6 +161,12 @@ async def _put_events(request: web.Request) -> web.Response:
         )
     known |= new
     request.app[_PUT_EVENTS].append(body)
+    request.app[_STATS]["calls"] += 1
+    request.app[_STATS]["events"] += len(body["eventList"])
+    ids = request.app[_EVENT_IDS]
+    for event in body["eventList"]:
+        if "eventId" in event:
+            ids[event["eventId"]] += 1
     return web.Response(status=200, body=b"{}", content_type="application/json")
 
 
@@ -168,7 +238,43 @@ async def _read_back(request: web.Request) -> web.Response:
 async def _forget(request: web.Request) -> web.Response:
     request.app[_PUT_EVENTS].clear()
     request.app[_EVENT_TYPES].clear()
+    request.app[_EVENT_IDS].clear()
+    request.app[_STATS].clear()
     return web.Response(status=204)
+
+
+async def _stats(request: web.Request) -> web.Response:
+    """Counts for tests and benchmarks; `resent_events`: accepted events whose eventId was seen."""
+    ids = request.app[_EVENT_IDS]
+    answer = {
+        **dict.fromkeys(
+            ("calls", "events", "throttled", "server_errors", "invalid", "resource_not_found"), 0
+        ),
+        **request.app[_STATS],
+        "distinct_event_ids": len(ids),
+        "resent_events": sum(count - 1 for count in ids.values()),
+    }
+    return web.json_response(answer)
+
+
+async def _get_faults(request: web.Request) -> web.Response:
+    return web.json_response(asdict(request.app[_FAULTS]))
+
+
+async def _set_faults(request: web.Request) -> web.Response:
+    try:
+        changes = orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        return web.json_response({"error": f"body is not JSON: {exc}"}, status=400)
+    current = asdict(request.app[_FAULTS])
+    unknown = set(changes) - set(current) if isinstance(changes, dict) else {"(not an object)"}
+    if unknown:
+        return web.json_response({"error": f"unknown fault settings {sorted(unknown)}"}, status=400)
+    faults = request.app[_FAULTS]
+    for name, value in changes.items():
+        setattr(faults, name, type(current[name])(value))
+    log.info("emulator faults changed", extra={"faults": asdict(request.app[_FAULTS])})
+    return web.json_response(asdict(request.app[_FAULTS]))
 
 
 async def _healthz(_: web.Request) -> web.Response:
@@ -181,12 +287,21 @@ def create_app(settings: EmulatorSettings | None = None) -> web.Application:
     app[_PUT_EVENTS] = []
     app[_IMPORT_JOBS] = []
     app[_EVENT_TYPES] = {}
+    app[_EVENT_IDS] = Counter()
+    app[_STATS] = Counter()
+    settings = app[_SETTINGS]
+    app[_FAULTS] = Faults(
+        settings.throttle_rate, settings.error_rate, settings.latency_ms, settings.unknown_tracker
+    )
     app.router.add_post("/events", _put_events)
     app.router.add_post("/recommendations", _get_recommendations)
     app.router.add_post("/", _control_plane)
     app.router.add_get("/_emulator/import-jobs", _import_jobs)
     app.router.add_get("/_emulator/put-events", _read_back)
     app.router.add_delete("/_emulator/put-events", _forget)
+    app.router.add_get("/_emulator/stats", _stats)
+    app.router.add_get("/_emulator/faults", _get_faults)
+    app.router.add_post("/_emulator/faults", _set_faults)
     app.router.add_get("/healthz", _healthz)
     return app
 

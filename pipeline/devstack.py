@@ -175,6 +175,7 @@ def main() -> None:
         env = stack.env()
         secret = env["AMPLITUDE_WEBHOOK_SECRET"]
         shown = secret if secret == DEV_SECRET else "<your AMPLITUDE_WEBHOOK_SECRET>"
+        emu = f"http://127.0.0.1:{stack.ports.emulator}"
         print(
             f"""
 pipeline running (Ctrl-C stops everything)
@@ -188,6 +189,7 @@ pipeline running (Ctrl-C stops everything)
                      http://127.0.0.1:{stack.ports.recommendations}/similar-items/<item_id>
   history (CSV)      {env["HISTORY_TARGET"]}  (files roll every {env["HISTORY_ROLL_SECONDS"]}s)
   emulator           http://127.0.0.1:{stack.ports.emulator}/_emulator/put-events
+                     faults: curl -d '{{"throttle_rate":0.3}}' {emu}/_emulator/faults
 """,
             flush=True,
         )

@@ -1,19 +1,21 @@
-"""The sink's Prometheus metrics, all defined here."""
+"""The sink's Prometheus metrics, all defined here (names used by ops/ dashboards and alerts)."""
 
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
-    "sink_events_total", "Interactions handled, by outcome (delivered, dead_lettered).", ["outcome"]
+    "sink_events_total",
+    "Interactions handled, by outcome (delivered, dead_lettered, retried, dry_run).",
+    ["outcome"],
 )
 CALLS = Counter(
     "sink_put_events_calls_total",
-    "PutEvents calls, by outcome and AWS error code.",
+    "PutEvents calls, by outcome (success, retryable, invalid, fatal, dry_run) and AWS error code.",
     ["outcome", "error_code"],
 )
 CALL_DURATION = Histogram(
     "sink_put_events_duration_seconds",
     "PutEvents call latency, botocore's retries included.",
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 EVENTS_PER_CALL = Histogram(
     "sink_put_events_events_per_call",
@@ -23,4 +25,20 @@ EVENTS_PER_CALL = Histogram(
 LAST_SUCCESS = Gauge(
     "sink_last_successful_put_events_timestamp_seconds",
     "Unix time of the last successful PutEvents call.",
+)
+IN_FLIGHT = Gauge("sink_put_events_in_flight", "PutEvents calls handed to the pool, not finished.")
+PENDING = Gauge(
+    "sink_pending_events", "Interactions consumed and not yet delivered or dead-lettered."
+)
+UNCOMMITTED = Gauge(
+    "sink_uncommitted_delivered_events",
+    "Interactions delivered but above the committed offset: what a crash now would re-send.",
+)
+PAUSED = Gauge(
+    "sink_partitions_paused",
+    "Partitions paused by back-pressure (memory full, or too much above the committed offset).",
+)
+DELIVERY_STOPPED = Gauge(
+    "sink_delivery_stopped",
+    "1 while a fatal error (unknown tracker, credentials) stops delivery; see SinkNotReady.",
 )

@@ -1,136 +1,390 @@
-"""The sink's poll loop: consume a batch, deliver it to Personalize, then commit its offsets.
+"""The sink's poll loop: put (batch), flush (deliver in a bounded pool), commit (what is done).
 
-Offsets follow delivery: a batch's offsets are committed only after every interaction in it was
-delivered or dead-lettered (and the dead letters acknowledged by Kafka). An error that is neither
-retryable nor the data's fault (a missing tracker, bad credentials) ends the loop with nothing
-committed, so the data stays in Kafka.
+Kafka Connect's SinkTask contract, with offsets following delivery: one thread polls Kafka,
+groups interactions (sinks/batcher.py), hands full or lingered groups to a pool of threads
+calling PutEvents (sinks/delivery.py), and commits per partition only up to the lowest offset
+not yet delivered or dead-lettered (sinks/offsets.py). The pool's results come back to this
+thread through a queue, so the batcher and the offsets are only touched here.
+
+- Back-pressure: above `sink_max_pending_events` held in memory the partitions are paused
+  (the consumer keeps polling, so it stays in the group) and resumed below half of it; a
+  partition is also paused while `sink_max_uncommitted_events` of its records sit above its
+  committed offset.
+- Retries: botocore retries inside a call; after that the call is re-queued with the sink's
+  own exponential backoff, never dropped.
+- Fatal errors stop delivery (`sink_delivery_stopped` 1, /readyz 503), keep everything
+  uncommitted, and probe with the held call every `sink_fatal_retry_seconds` until it works.
+- Duplicates after a crash: a restarted sink re-reads every record above the committed
+  offsets and re-sends those that had been delivered. Per partition, the records above the
+  committed offset stay below `sink_max_uncommitted_events` (+ one consume batch): past it the
+  partition is paused and the group holding its offset is sent at once; offsets are committed
+  every `sink_commit_interval_seconds`, and at once when that many delivered records wait.
 """
 
+import heapq
+import itertools
 import logging
+import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import orjson
-from botocore.exceptions import ClientError
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from pydantic import ValidationError
 
+from pipeline.consumer_lag import LagReporter
 from pipeline.kafka import consumer_config, producer_config
 from schemas import Interaction
 from sinks import metrics
-from sinks.batcher import Call, group_calls
-from sinks.personalize_client import build_client, put_events_request
+from sinks.batcher import Batcher, Call, Pending
+from sinks.delivery import Delivery, Outcome, Verdict, backoff
+from sinks.offsets import OffsetTracker
+from sinks.personalize_client import build_client, check_configured, event_problems, to_event
+from sinks.rate_limit import RateLimiter
+from sinks.send_queue import SendQueue
 from sinks.settings import SinkSettings
 
 log = logging.getLogger(__name__)
 
-DeadLetter = tuple[bytes, str]  # the record's bytes, the reason
+# consume() cannot be woken by a finished call, so while calls are in flight it waits at most
+# this long: at 1,000 calls/s, 2 ms is 2 calls, small against the 2 x threads in flight.
+_BUSY_POLL_SECONDS = 0.002
 
 
 class PersonalizeSink:
-    def __init__(self, settings: SinkSettings) -> None:
-        if not settings.sink_dry_run and not settings.aws_personalize_tracking_id:
-            raise SystemExit(
-                "AWS_PERSONALIZE_TRACKING_ID is not set: set it (and PERSONALIZE_ENDPOINT_URL "
-                "for the emulator), or set SINK_DRY_RUN=true to only log what would be sent"
-            )
+    def __init__(self, settings: SinkSettings, clock: Callable[[], float] = time.monotonic):
+        check_configured(settings)
         self._settings = settings
-        self._client = None if settings.sink_dry_run else build_client(settings)
+        self._topic = settings.interactions_topic
+        self._clock = clock
+        limiter = RateLimiter(settings.sink_rate_limit_calls_per_second)
+        client = None if settings.sink_dry_run else build_client(settings, limiter)
+        self._delivery = Delivery(client, settings.aws_personalize_tracking_id or "")
         self._pool = ThreadPoolExecutor(settings.sink_threads, thread_name_prefix="put-events")
-        self._consumer = Consumer(consumer_config(settings, settings.sink_group_id))
+        self._max_in_flight = 2 * settings.sink_threads  # a queued call per busy thread
+        self._results: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        self._consumer = Consumer(
+            consumer_config(settings, settings.sink_group_id, on_commit=self._on_commit)
+        )
         self._producer = Producer(producer_config(settings))
-        self.ready = False
+        self._batcher = Batcher(settings.sink_linger_seconds, clock)
+        self._offsets = OffsetTracker()
+        self._ready_calls = SendQueue()
+        self._retries: list[tuple[float, int, Call]] = []  # heap of (due time, seq, call)
+        self._sequence = itertools.count()
+        self._in_flight = 0
+        self._epochs: dict[int, int] = {}  # partition -> its current assignment's number
+        self._assigned: set[int] = set()
+        self._paused: set[int] = set()  # partitions paused by back-pressure
+        self._memory_full = False
+        self._stopped_by: str | None = None  # the fatal error code while delivery is stopped
+        self._next_probe = 0.0
+        self._had_assignment = False
+        self._closing = False
+        self._next_commit = 0.0
+
+    @property
+    def ready(self) -> bool:
+        """Ready once it holds partitions, and as long as delivery is not stopped."""
+        return self._had_assignment and self._stopped_by is None
+
+    # -- the loop ------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        self._consumer.subscribe([self._settings.interactions_topic], on_assign=self._on_assign)
+        self._consumer.subscribe(
+            [self._topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
         try:
             while not stop.is_set():
                 messages = self._consumer.consume(
-                    self._settings.sink_poll_max_messages, self._settings.sink_poll_timeout_seconds
+                    self._settings.sink_poll_max_messages, self._poll_timeout()
                 )
-                if messages:
-                    self._handle(messages)
+                for message in messages:
+                    self._accept(message)
+                self._step()
+            self._ready_calls.extend(self._batcher.drain())
+            self._finish_outstanding(None)
+            self._producer.flush(10)  # dead letters acknowledged count as done
+            self._producer.poll(0)
+            self._commit(synchronous=True)
         finally:
-            self.ready = False
-            self._pool.shutdown(wait=True)
-            self._producer.flush(10)
+            self._closing = True  # close() revokes: commit what is done, send nothing more
             self._consumer.close()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._producer.flush(10)
 
-    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        log.info("partitions assigned", extra={"partitions": [p.partition for p in partitions]})
-        self.ready = True
+    def _poll_timeout(self) -> float:
+        """Short while calls are in flight: their results (and the next sends) wait for it."""
+        if self._in_flight or (self._ready_calls and self._stopped_by is None):
+            return min(_BUSY_POLL_SECONDS, self._settings.sink_poll_timeout_seconds)
+        return self._settings.sink_poll_timeout_seconds
 
-    def _handle(self, messages: list[Message]) -> None:
-        dead: list[DeadLetter] = []
-        interactions: list[Interaction] = []
-        offsets: dict[tuple[str, int], int] = {}
-        for message in messages:
-            if message.error():
+    def _step(self) -> None:
+        """One turn after a poll: results in, due groups out, back-pressure, commit."""
+        self._collect()
+        self._producer.poll(0)  # dead-letter acknowledgements
+        self._schedule()
+        self._apply_pressure()
+        self._commit(synchronous=False)
+
+    # -- put: records in ---------------------------------------------------------------------
+
+    def _accept(self, message: Message) -> None:
+        if message.error():
+            if message.error().code() != KafkaError._PARTITION_EOF:
                 log.warning("consume error", extra={"error": str(message.error())})
-                continue
-            key = (message.topic(), message.partition())
-            offsets[key] = max(offsets.get(key, -1), message.offset() + 1)
+            return
+        partition, offset = message.partition(), message.offset()
+        value = message.value() or b""
+        self._offsets.add(partition, offset)
+        item = Pending(partition, offset, {}, value, self._epochs.get(partition, 0))
+        try:
+            interaction = Interaction.model_validate_json(value)
+        except ValidationError as exc:
+            self._dead_letter(item, f"invalid_interaction: {exc.errors()[0]['msg']}")
+            return
+        item.event = to_event(interaction)
+        user_id = interaction.user_id or None
+        problems = event_problems(user_id, interaction.session_id, item.event)
+        if problems:
+            self._dead_letter(item, f"put_events_limits: {'; '.join(problems)}")
+            return
+        full = self._batcher.add(user_id, interaction.session_id, item)
+        if full is not None:
+            self._ready_calls.append(full)
+
+    # -- flush: calls out, results back ------------------------------------------------------
+
+    def _schedule(self) -> None:
+        now = self._clock()
+        self._ready_calls.extend(self._batcher.due())
+        while self._retries and self._retries[0][0] <= now:
+            self._ready_calls.push_front(heapq.heappop(self._retries)[2])
+        if self._stopped_by is not None:
+            # One probe at a time, with the held call, until the cause is fixed.
+            if self._ready_calls and self._in_flight == 0 and now >= self._next_probe:
+                self._next_probe = now + self._settings.sink_fatal_retry_seconds
+                self._submit(self._ready_calls.pop())
+            return
+        while self._ready_calls and self._in_flight < self._max_in_flight:
+            self._submit(self._ready_calls.pop())
+
+    def _submit(self, call: Call) -> None:
+        self._in_flight += 1
+        metrics.IN_FLIGHT.set(self._in_flight)
+        self._pool.submit(self._send, call)
+
+    def _send(self, call: Call) -> None:  # in a pool thread
+        self._results.put(self._delivery.send(call))
+
+    def _collect(self, wait: float = 0.0) -> None:
+        """Handle every result that came back (waiting up to `wait` for the first one)."""
+        while True:
             try:
-                interactions.append(Interaction.model_validate_json(message.value()))
-            except ValidationError as exc:
-                dead.append((message.value(), f"invalid_interaction: {exc.errors()[0]['msg']}"))
-        for found in self._pool.map(self._deliver, group_calls(interactions)):
-            dead.extend(found)
-        self._dead_letter(dead)
-        self._consumer.commit(
-            offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False
+                outcome = self._results.get(timeout=wait) if wait else self._results.get_nowait()
+            except queue.Empty:
+                return
+            wait = 0.0
+            self._in_flight -= 1
+            metrics.IN_FLIGHT.set(self._in_flight)
+            self._handle(outcome)
+
+    def _handle(self, outcome: Outcome) -> None:
+        call = outcome.call
+        if self._epochs.get(call.partition) != call.items[0].epoch:
+            return  # revoked meanwhile: the partition's new owner re-reads these records
+        if outcome.verdict is Verdict.DELIVERED:
+            for item in call.items:
+                self._offsets.done(item.partition, item.offset)
+            if self._stopped_by is not None:
+                log.info("delivery resumed", extra={"after": self._stopped_by})
+                self._stopped_by = None
+                metrics.DELIVERY_STOPPED.set(0)
+        elif outcome.verdict is Verdict.RETRYABLE:
+            call.attempts += 1
+            metrics.EVENTS.labels(outcome="retried").inc(len(call.items))
+            delay = backoff(
+                call.attempts,
+                self._settings.sink_backoff_base_seconds,
+                self._settings.sink_backoff_max_seconds,
+            )
+            due = self._clock() + delay
+            heapq.heappush(self._retries, (due, next(self._sequence), call))
+        elif outcome.verdict is Verdict.POISON:
+            if len(call.items) == 1:
+                self._dead_letter(call.items[0], f"{outcome.error_code}: {outcome.message}")
+            else:  # halve until the offending events are alone; the halves go first
+                half = len(call.items) // 2
+                for part in (call.items[half:], call.items[:half]):
+                    self._ready_calls.push_front(
+                        Call(call.partition, call.user_id, call.session_id, part, call.started)
+                    )
+        else:
+            if self._stopped_by is None:
+                log.error(
+                    "delivery stopped: fatal PutEvents error; nothing is committed or dropped, "
+                    "probing every %ss",
+                    self._settings.sink_fatal_retry_seconds,
+                    extra={"error_code": outcome.error_code, "error": outcome.message},
+                )
+                self._stopped_by = outcome.error_code
+                self._next_probe = self._clock() + self._settings.sink_fatal_retry_seconds
+                metrics.DELIVERY_STOPPED.set(1)
+            self._ready_calls.push_front(call)
+
+    def _dead_letter(self, item: Pending, reason: str) -> None:
+        """Produce to the dead-letter topic; the record is done once Kafka acknowledged it."""
+
+        def acknowledged(error: KafkaError | None, _message: Message) -> None:
+            if error is not None:
+                log.warning("dead letter not acknowledged, retrying", extra={"error": str(error)})
+                self._dead_letter(item, reason)
+                return
+            metrics.EVENTS.labels(outcome="dead_lettered").inc()
+            if self._epochs.get(item.partition) == item.epoch:
+                self._offsets.done(item.partition, item.offset)
+
+        self._producer.produce(
+            self._settings.interactions_dead_letter_topic,
+            item.value,
+            headers=[("dead_letter_reason", reason[:1000].encode()), ("stage", b"sink")],
+            on_delivery=acknowledged,
         )
 
-    def _deliver(self, call: Call) -> list[DeadLetter]:
-        """Send one call; on a validation error, split it to find and dead-letter the culprits."""
-        started = time.perf_counter()
-        try:
-            self._put(call)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "Unknown")
-            metrics.CALLS.labels(outcome="error", error_code=code).inc()
-            if code != "InvalidInputException":
-                raise  # retries exhausted or not retryable: stop with nothing committed
-            if len(call.interactions) == 1:
-                message = exc.response.get("Error", {}).get("Message", "")
-                metrics.EVENTS.labels(outcome="dead_lettered").inc()
-                return [(_encode(call.interactions[0]), f"{code}: {message}")]
-            dead: list[DeadLetter] = []
-            for interaction in call.interactions:
-                dead.extend(self._deliver(Call(call.user_id, call.session_id, [interaction])))
-            return dead
-        finally:
-            metrics.CALL_DURATION.observe(time.perf_counter() - started)
-        metrics.CALLS.labels(outcome="success", error_code="").inc()
-        metrics.EVENTS.labels(outcome="delivered").inc(len(call.interactions))
-        metrics.EVENTS_PER_CALL.observe(len(call.interactions))
-        metrics.LAST_SUCCESS.set_to_current_time()
-        return []
+    # -- memory and duplicates bounds ----------------------------------------------------------
 
-    def _put(self, call: Call) -> None:
-        request = put_events_request(self._settings.aws_personalize_tracking_id or "", call)
-        if self._client is None:
-            log.info(
-                "dry run: would send PutEvents",
-                extra={"events": len(call.interactions), "session_id": call.session_id},
-            )
+    def _apply_pressure(self) -> None:
+        """Pause what must wait: every partition while memory is full, and a partition whose
+        records above its committed offset reach `sink_max_uncommitted_events` (what a crash
+        would re-read); resume below half. The group holding a wide partition back goes now."""
+        pending = self._offsets.pending()
+        metrics.PENDING.set(pending)
+        limit = self._settings.sink_max_pending_events
+        if pending >= limit:
+            self._memory_full = True
+        elif pending <= limit // 2:
+            self._memory_full = False
+        metrics.UNCOMMITTED.set(
+            sum(self._offsets.done_above_watermark().values())
+            + self._offsets.done_below_watermark()
+        )
+        bound = self._settings.sink_max_uncommitted_events
+        wanted = set(self._assigned) if self._memory_full else set()
+        for partition, span in self._offsets.spans().items():
+            if span >= bound or (partition in self._paused and span > bound // 2):
+                wanted.add(partition)
+            if span >= bound and self._batcher.oldest_offset(partition) == self._offsets.watermark(
+                partition
+            ):
+                call = self._batcher.pop_oldest(partition)
+                if call is not None:
+                    self._ready_calls.push_front(call)  # next out: it unblocks the commit
+        wanted &= self._assigned
+        if wanted != self._paused:
+            if pause := wanted - self._paused:
+                self._consumer.pause([TopicPartition(self._topic, p) for p in pause])
+            if resume := self._paused - wanted:
+                self._consumer.resume([TopicPartition(self._topic, p) for p in resume])
+            self._paused = wanted
+            metrics.PAUSED.set(len(wanted))
+
+    # -- commit --------------------------------------------------------------------------------
+
+    def _commit(self, synchronous: bool, partitions: list[int] | None = None) -> None:
+        """Commit the watermarks that moved: every `sink_commit_interval_seconds`, at once when
+        the delivered-but-uncommitted records exceed the bound, and on revocation/shutdown."""
+        now = self._clock()
+        if (
+            not synchronous
+            and now < self._next_commit
+            and self._offsets.done_below_watermark() < self._settings.sink_max_uncommitted_events
+        ):
             return
-        self._client.put_events(**request)
+        self._next_commit = now + self._settings.sink_commit_interval_seconds
+        moved = self._offsets.committable()
+        if partitions is not None:
+            moved = {p: o for p, o in moved.items() if p in partitions}
+        if not moved:
+            return
+        offsets = [TopicPartition(self._topic, p, o) for p, o in moved.items()]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=not synchronous)
+        except Exception as exc:  # e.g. a rebalance in progress: the next turn commits again
+            log.warning("commit failed", extra={"error": str(exc)})
+            return
+        self._offsets.committed(moved)
 
-    def _dead_letter(self, dead: list[DeadLetter]) -> None:
-        for value, reason in dead:
-            self._producer.produce(
-                self._settings.interactions_dead_letter_topic,
-                value,
-                headers=[("dead_letter_reason", reason[:1000].encode()), ("stage", b"sink")],
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """An asynchronous commit's answer (served by consume()): a refused one is redone."""
+        failed = [tp.partition for tp in partitions if tp.error is not None]
+        if error is not None or failed:
+            log.warning(
+                "offset commit failed; committing again",
+                extra={
+                    "error": str(error),
+                    "partitions": failed or [tp.partition for tp in partitions],
+                },
             )
-        if dead and self._producer.flush(30) > 0:
-            raise RuntimeError("dead letters not acknowledged by Kafka; not committing")
+            self._offsets.uncommit(failed or [tp.partition for tp in partitions])
 
+    def _finish_outstanding(self, partitions: list[int] | None) -> None:
+        """Deliver what is held (for `partitions`, or all) until done, stopped or timed out."""
+        deadline = self._clock() + self._settings.sink_revoke_timeout_seconds
+        while self._offsets.pending(partitions) > 0 and self._stopped_by is None:
+            if self._clock() > deadline:
+                log.warning(
+                    "gave up waiting for deliveries; the records stay uncommitted",
+                    extra={"pending": self._offsets.pending(partitions)},
+                )
+                return
+            self._schedule()
+            self._producer.poll(0)
+            self._collect(wait=0.05)
 
-def _encode(interaction: Interaction) -> bytes:
-    return orjson.dumps(interaction.model_dump())
+    # -- rebalances ----------------------------------------------------------------------------
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._epochs[tp.partition] = self._epochs.get(tp.partition, 0) + 1
+            self._assigned.add(tp.partition)
+        self._had_assignment = True
+        self._paused = set()  # a new assignment is not paused: back-pressure decides again
+        metrics.PAUSED.set(0)
+        try:  # where the group resumes: operators see what a restart re-reads
+            resume = {
+                str(tp.partition): tp.offset for tp in self._consumer.committed(partitions, 10)
+            }
+        except Exception as exc:
+            resume = {"unknown": str(exc)}
+        log.info("partitions assigned", extra={"committed_offsets": resume})
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        revoked = [tp.partition for tp in partitions]
+        if not self._closing:
+            self._ready_calls.extend(self._batcher.drain(revoked))
+            self._finish_outstanding(revoked)
+        self._commit(synchronous=True, partitions=revoked)
+        self._forget(revoked)
+
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        lost = [tp.partition for tp in partitions]
+        self._batcher.drain(lost)
+        self._forget(lost)
+
+    def _forget(self, partitions: list[int]) -> None:
+        gone = set(partitions)
+        self._offsets.forget(partitions)
+        self._paused -= gone
+        for partition in partitions:
+            self._assigned.discard(partition)
+            self._epochs[partition] = self._epochs.get(partition, 0) + 1
+        self._ready_calls.drop(gone)
+        self._retries = [r for r in self._retries if r[2].partition not in gone]
+        heapq.heapify(self._retries)
 
 
 def run(settings: SinkSettings) -> None:
@@ -142,11 +396,16 @@ def run(settings: SinkSettings) -> None:
     sink = PersonalizeSink(settings)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    lag = LagReporter(settings, settings.sink_group_id, settings.interactions_topic).start()
     server = start_status_server(
         settings.sink_status_host, settings.sink_status_port, lambda: sink.ready
     )
-    log.info("sink started", extra={"status_port": settings.sink_status_port})
+    log.info(
+        "sink started",
+        extra={"status_port": settings.sink_status_port, "dry_run": settings.sink_dry_run},
+    )
     try:
         sink.run(stop)
     finally:
+        lag.stop()
         server.shutdown()

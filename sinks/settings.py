@@ -17,12 +17,59 @@ class SinkSettings(KafkaSettings):
     sink_dry_run: bool = Field(
         default=False, description="Log and count what would be sent; send nothing."
     )
+    sink_linger_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="Longest a (user, session) group waits for more events before it is sent.",
+    )
+    sink_rate_limit_calls_per_second: float = Field(
+        default=1000.0,
+        gt=0,
+        description="PutEvents HTTP attempts per second, at most (stay under the account quota).",
+    )
     sink_max_attempts: int = Field(
-        default=8, ge=1, description="botocore 'standard' retry attempts per PutEvents call."
+        default=3,
+        ge=1,
+        description="botocore 'standard' attempts inside one call (throttling, 5xx, timeouts).",
+    )
+    sink_backoff_base_seconds: float = Field(
+        default=0.5, gt=0, description="The sink's own backoff after botocore gave up: the base."
+    )
+    sink_backoff_max_seconds: float = Field(
+        default=30.0, gt=0, description="The sink's own backoff: the cap (full jitter below it)."
+    )
+    sink_fatal_retry_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="After a fatal error (unknown tracker, bad credentials), probe this often.",
     )
     sink_threads: int = Field(default=8, ge=1, description="Concurrent PutEvents calls.")
+    sink_max_pending_events: int = Field(
+        default=20000,
+        ge=10,
+        description="Interactions held in memory before the partitions are paused.",
+    )
+    sink_max_uncommitted_events: int = Field(
+        default=2000,
+        ge=10,
+        description=(
+            "Records above a partition's committed offset (what a crash re-reads) before the "
+            "partition is paused and the group holding the offset is sent early; also how many "
+            "delivered records trigger an immediate commit. Bounds re-sends after a crash."
+        ),
+    )
+    sink_commit_interval_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        description="Offsets are committed this often (sooner past the uncommitted bound).",
+    )
+    sink_revoke_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="Longest wait for in-flight calls on revocation/shutdown."
+    )
     sink_poll_max_messages: int = Field(default=500, ge=1)
-    sink_poll_timeout_seconds: float = Field(default=0.2, gt=0)
+    sink_poll_timeout_seconds: float = Field(
+        default=0.02, gt=0, description="consume() wait; completions are handled between polls."
+    )
     sink_status_host: str = Field(default="127.0.0.1", description="/metrics and probes address.")
     sink_status_port: int = Field(default=9102, description="/metrics, /healthz, /readyz port.")
     log_level: str = "INFO"

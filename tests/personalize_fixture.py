@@ -47,6 +47,19 @@ class RunningEmulator:
         with urllib.request.urlopen(f"{self.url}/_emulator/put-events") as response:
             return list(orjson.loads(response.read()))
 
+    def stats(self) -> dict[str, Any]:
+        """Calls and events accepted, re-sent eventIds, faults injected (GET /_emulator/stats)."""
+        with urllib.request.urlopen(f"{self.url}/_emulator/stats") as response:
+            return dict(orjson.loads(response.read()))
+
+    def set_faults(self, **faults: object) -> dict[str, Any]:
+        """Change fault injection while running (POST /_emulator/faults)."""
+        request = urllib.request.Request(
+            f"{self.url}/_emulator/faults", data=orjson.dumps(faults), method="POST"
+        )
+        with urllib.request.urlopen(request) as response:
+            return dict(orjson.loads(response.read()))
+
     def client(self) -> Any:
         return boto3.client(
             "personalize-events",

@@ -2,7 +2,7 @@
 
 import botocore.session
 
-from emulator.validation import validate
+from pipeline.service_model import validate
 
 SHAPE = (
     botocore.session.get_session()

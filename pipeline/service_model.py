@@ -1,4 +1,4 @@
-"""Check a rest-json request body against botocore's service model, as AWS would.
+"""Check a rest-json request body against botocore's service model, as AWS would (emulator, sink).
 
 botocore's own client-side validator checks only what it can before sending (types, required
 members, minimum lengths); AWS also enforces maximum lengths and patterns. This walks the same

@@ -1,0 +1,94 @@
+"""Failure classes in one place, backoff with jitter, the shared rate limit, event limits."""
+
+from datetime import UTC, datetime
+
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+from pipeline.service_model import validate
+from sinks.delivery import Verdict, backoff, classify
+from sinks.personalize_client import _shapes, event_problems
+from sinks.rate_limit import RateLimiter
+
+SHAPES = _shapes()
+
+
+def client_error(code: str, status: int) -> ClientError:
+    response = {
+        "Error": {"Code": code, "Message": "m"},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, "PutEvents")  # type: ignore[arg-type]
+
+
+def test_classification() -> None:
+    assert classify(client_error("ThrottlingException", 400))[0] is Verdict.RETRYABLE
+    assert classify(client_error("ServiceUnavailable", 503))[0] is Verdict.RETRYABLE
+    assert classify(client_error("Whatever", 500))[0] is Verdict.RETRYABLE
+    assert classify(client_error("", 429))[0] is Verdict.RETRYABLE
+    assert classify(EndpointConnectionError(endpoint_url="http://x"))[0] is Verdict.RETRYABLE
+    assert classify(client_error("InvalidInputException", 400)) == (
+        Verdict.POISON,
+        "InvalidInputException",
+        "m",
+    )
+    for code in ("ResourceNotFoundException", "UnrecognizedClientException", "AccessDenied"):
+        assert classify(client_error(code, 400))[0] is Verdict.FATAL
+    assert classify(client_error("SomethingNew", 403))[0] is Verdict.FATAL  # keep the data
+    assert classify(NoCredentialsError())[0] is Verdict.FATAL
+
+
+def test_backoff_is_exponential_capped_and_jittered() -> None:
+    assert backoff(0, 0.5, 30, lambda: 1.0) == 0.5
+    assert backoff(3, 0.5, 30, lambda: 1.0) == 4.0
+    assert backoff(10, 0.5, 30, lambda: 1.0) == 30
+    assert backoff(3, 0.5, 30, lambda: 0.25) == 1.0
+
+
+def test_rate_limiter_spaces_tokens_after_a_short_burst() -> None:
+    clock = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    limiter = RateLimiter(100, burst=2, clock=lambda: clock[0], sleep=sleep)
+    clock[0] = 10.0  # idle for a while: only the burst is saved up, not 10 s of tokens
+    waits = [limiter.acquire() for _ in range(6)]
+    assert waits[:3] == [0.0, 0.0, 0.0]  # 2 saved tokens + the current one
+    assert [round(w, 6) for w in waits[3:]] == [0.01, 0.01, 0.01]
+    assert round(clock[0] - 10.0, 6) == 0.03
+
+
+def test_event_limits_come_from_botocores_model() -> None:
+    event = {"eventId": "e", "eventType": "click", "itemId": "i", "sentAt": datetime.now(UTC)}
+    assert event_problems("u", "s", event) == []
+    assert any(
+        "impression" in p for p in event_problems("u", "s", {**event, "impression": ["x"] * 26})
+    )
+    assert any(
+        "properties" in p for p in event_problems(None, "s", {**event, "properties": "x" * 1025})
+    )
+    assert any(
+        "recommendationId" in p
+        for p in event_problems("u", "s", {**event, "recommendationId": "r" * 41})
+    )
+    assert event_problems("u" * 257, "s", event) == ["userId: length 257 is above the maximum 256"]
+
+
+def test_fast_check_agrees_with_the_full_walk() -> None:
+    ok = {"eventId": "e", "eventType": "t", "eventValue": 1.0, "itemId": "i", "sentAt": 0}
+    cases = [
+        ok,
+        {**ok, "impression": ["a", "b"]},
+        {**ok, "impression": []},
+        {**ok, "impression": ["a", ""]},
+        {**ok, "itemId": ""},
+        {**ok, "recommendationId": "r" * 40},
+        {**ok, "recommendationId": "r" * 41},
+        {**ok, "metricAttribution": {"eventAttributionSource": "s"}},
+        {**ok, "metricAttribution": {}},
+    ]
+    for event in cases:
+        full = validate(SHAPES[0], {**event, "sentAt": 0.0})
+        assert (event_problems("u", "s", event) == []) == (full == []), event
