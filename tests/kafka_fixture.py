@@ -11,7 +11,16 @@ Tansu differences worked around here (and only here):
   confluent-kafka wheel bundles;
 - Tansu 0.6.0 answers ListOffsets(latest) with the last record batch's base offset + 1, not
   the partition's end: high watermarks (and so consumer lag) are only right when batches hold
-  one message. Tests that assert on watermarks produce one message a batch.
+  one message. Tests that assert on watermarks produce one message a batch. (Faust's table
+  recovery reads to that end too: the stream stage writes its dedup changelog one record a
+  batch, STREAMS_CHANGELOG_RECORD_PER_BATCH, which is also right on Apache Kafka.)
+
+Tansu differences met in production code paths (handled there, because Kafka can do it too):
+- memory storage: a restarted broker has forgotten the idempotent producer's id, and the next
+  produce fails fatally with UNKNOWN_PRODUCER_ID; ingest replaces its producer on a fatal error
+  (tests/integration/test_ingest_resilience.py restarts a broker of its own);
+- OffsetCommit metadata is not kept (a commit reads back with its offset and empty metadata),
+  so the sink cannot store delivered-but-uncommitted offsets beside a commit.
 """
 
 import asyncio
