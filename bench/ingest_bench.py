@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.broker import EmbeddedBroker, free_port  # noqa: E402
+from pipeline.devstack import answers_ok  # noqa: E402
 from pipeline.kafka import ensure_topics  # noqa: E402
 from pipeline.settings import KafkaSettings  # noqa: E402
 
@@ -137,14 +137,6 @@ def wrk(url: str, body: Path, seconds: int, events: int) -> Run:
     )
 
 
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 def start(command: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         ["taskset", "-c", str(SERVICE_CORE), sys.executable, *command],
@@ -153,7 +145,7 @@ def start(command: list[str], env: dict[str, str], port: int, log: Path) -> subp
         stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
-    while not _ready(f"http://127.0.0.1:{port}/readyz"):
+    while not answers_ok(f"http://127.0.0.1:{port}/readyz"):
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"{command} did not start; see {log}")
         time.sleep(0.1)  # polling a condition, with a deadline

@@ -128,7 +128,7 @@ class LocalStack:
         }
         deadline = time.monotonic() + timeout
         for name, url in probes.items():
-            while not _answers_ok(url):
+            while not answers_ok(url):
                 self.check_alive()
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{name} not ready after {timeout}s ({url})")
@@ -156,7 +156,8 @@ class LocalStack:
             self._data_dir.cleanup()
 
 
-def _answers_ok(url: str) -> bool:
+def answers_ok(url: str) -> bool:
+    """True when `url` answers 200 within a second (a service's probe)."""
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
             return bool(response.status == 200)

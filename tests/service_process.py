@@ -3,18 +3,10 @@
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
+from pipeline.devstack import answers_ok
 from tests.kafka_fixture import wait_for
-
-
-def _answers_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 class ServiceProcess:
@@ -37,7 +29,7 @@ class ServiceProcess:
             if self.process.poll() is not None:
                 tail = self.log.read_text()[-3000:]
                 raise AssertionError(f"{self.command} exited {self.process.returncode}:\n{tail}")
-            return _answers_ok(self.ready_url)
+            return answers_ok(self.ready_url)
 
         wait_for(ready, timeout, f"{self.command} ready at {self.ready_url}")
         return self
