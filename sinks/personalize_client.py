@@ -17,6 +17,7 @@ from botocore.model import Shape
 from pipeline.service_model import validate
 from schemas import Interaction
 from sinks.batcher import Call
+from sinks.put_events_http import LeanPutEvents
 from sinks.rate_limit import RateLimiter
 from sinks.settings import SinkSettings
 
@@ -40,6 +41,7 @@ def check_configured(settings: SinkSettings) -> None:
 
 
 def build_client(settings: SinkSettings, limiter: RateLimiter) -> Any:
+    """What `Delivery` calls `put_events` on: the lean sender (default) or the boto3 client."""
     config = Config(
         retries={"mode": "standard", "total_max_attempts": settings.sink_max_attempts},
         max_pool_connections=settings.sink_threads,
@@ -48,7 +50,8 @@ def build_client(settings: SinkSettings, limiter: RateLimiter) -> Any:
         # Every event was checked against the same model when consumed (`event_problems`).
         parameter_validation=False,
     )
-    client = boto3.client(
+    session = boto3.Session()
+    client = session.client(
         "personalize-events",
         region_name=settings.aws_region,
         endpoint_url=settings.personalize_endpoint_url or None,  # "" (compose) means AWS
@@ -59,7 +62,11 @@ def build_client(settings: SinkSettings, limiter: RateLimiter) -> Any:
         limiter.acquire()
 
     client.meta.events.register("before-send.personalize-events.PutEvents", take_token)
-    return client
+    if settings.sink_put_events_client == "boto3":
+        return client
+    credentials = session.get_credentials()
+    assert credentials is not None  # check_configured refused to start without them
+    return LeanPutEvents(client, credentials, limiter, settings.sink_max_attempts)
 
 
 def to_event(interaction: Interaction) -> dict[str, Any]:
