@@ -13,6 +13,7 @@ Retries are botocore's 'standard' mode pieces (`RetryPolicy` of `StandardRetryCo
 attempt takes a rate-limiter token first. `SINK_PUT_EVENTS_CLIENT=boto3` uses boto3 instead.
 """
 
+import socket
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -72,6 +73,9 @@ class LeanPutEvents:
             proxies=config.proxies,
             timeout=(config.connect_timeout, config.read_timeout),
             max_pool_connections=config.max_pool_connections,
+            # botocore's own socket options (botocore/args.py): without TCP_NODELAY, Nagle and
+            # delayed ACKs hold each response ~40 ms.
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             proxies_config=config.proxies_config,
         )
         self._parser = create_parser(meta.service_model.metadata["protocol"])
@@ -106,6 +110,7 @@ class LeanPutEvents:
                 if not self._should_retry(context):
                     raise
             else:
+                http_response.content  # read the body: the connection goes back to the pool
                 status = http_response.status_code
                 if 200 <= status < 300:
                     self._quota.release_retry_quota(request_context, http_response)
