@@ -15,8 +15,8 @@ from botocore.config import Config
 from botocore.model import Shape
 
 from pipeline.service_model import validate
-from schemas import Interaction
 from sinks.batcher import Call
+from sinks.interaction_decoder import InteractionFields
 from sinks.put_events_http import LeanPutEvents
 from sinks.rate_limit import RateLimiter
 from sinks.settings import SinkSettings
@@ -69,7 +69,7 @@ def build_client(settings: SinkSettings, limiter: RateLimiter) -> Any:
     return LeanPutEvents(client, credentials, limiter, settings.sink_max_attempts)
 
 
-def to_event(interaction: Interaction) -> dict[str, Any]:
+def to_event(interaction: InteractionFields) -> dict[str, Any]:
     """One PutEvents event: the weight as eventValue, the stable event id as eventId."""
     event: dict[str, Any] = {
         "eventId": interaction.event_id,

@@ -110,7 +110,7 @@ class LeanPutEvents:
                 if not self._should_retry(context):
                     raise
             else:
-                http_response.content  # read the body: the connection goes back to the pool
+                _ = http_response.content  # read the body: the connection goes back to the pool
                 status = http_response.status_code
                 if 200 <= status < 300:
                     self._quota.release_retry_quota(request_context, http_response)
