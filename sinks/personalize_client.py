@@ -1,8 +1,10 @@
-"""The boto3 personalize-events client, and interactions as PutEvents events and requests.
+"""The personalize-events client, and interactions as PutEvents events and requests.
 
 Build the client once and share it: building one costs ~1.7 ms, and botocore clients are
-thread-safe. Throttling, 5xx and connection errors are retried inside a call by botocore's
-'standard' mode; every HTTP attempt first takes a token from the shared rate limiter.
+thread-safe. By default its `put_events` goes through the lean sender (sinks/put_events_http.py,
+botocore's pieces without its per-call machinery); SINK_PUT_EVENTS_CLIENT=boto3 keeps boto3's.
+Throttling, 5xx and connection errors are retried inside a call by botocore's 'standard' retry
+policy; every HTTP attempt first takes a token from the shared rate limiter.
 """
 
 from datetime import UTC, datetime
