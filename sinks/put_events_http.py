@@ -110,7 +110,6 @@ class LeanPutEvents:
                 if not self._should_retry(context):
                     raise
             else:
-                _ = http_response.content  # read the body: the connection goes back to the pool
                 status = http_response.status_code
                 if 200 <= status < 300:
                     self._quota.release_retry_quota(request_context, http_response)
