@@ -152,3 +152,25 @@ def test_connection_refused_is_botocores_error_after_retries() -> None:
     lean = _lean(f"http://127.0.0.1:{free_port()}", attempts=2)
     with pytest.raises(EndpointConnectionError):
         lean.put_events(**REQUESTS[1])
+
+
+@pytest.mark.parametrize("choice", ["lean", "boto3"])
+def test_setting_chooses_the_client_and_both_deliver(
+    personalize_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, choice: str
+) -> None:
+    from sinks import SinkSettings
+    from sinks.personalize_client import build_client
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    settings = SinkSettings.model_validate(
+        {
+            "aws_personalize_tracking_id": "t1",
+            "personalize_endpoint_url": personalize_emulator.url,
+            "sink_put_events_client": choice,
+        }
+    )
+    sender = build_client(settings, RateLimiter(1000.0))
+    assert isinstance(sender, LeanPutEvents) == (choice == "lean")
+    sender.put_events(**REQUESTS[0])
+    assert len(personalize_emulator.put_events()) == 1
