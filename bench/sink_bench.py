@@ -8,6 +8,7 @@ process's CPU time (utime + stime from /proc) per delivered event, with the rate
 1,000 calls/s.
 
     .venv/bin/python bench/sink_bench.py [--sessions 20000] [--events-per-session 3]
+                                         [--client lean|boto3]
 
 `--profile FILE` records the sink with py-spy (not a project dependency: `pip install py-spy`).
 """
@@ -125,9 +126,12 @@ def interactions(sessions: int, per_session: int, users: int) -> list[tuple[byte
     return records
 
 
-def botocore_anchor(url: str, threads: int, events: int, calls: int = 3000) -> float:
+def botocore_anchor(
+    url: str, threads: int, events: int, lean: bool = False, calls: int = 3000
+) -> float:
     """CPU of bare boto3 put_events (same config, same emulator, same event count) on the
-    sink's core: the building block the sink's cost is compared with."""
+    sink's core: the building block the sink's cost is compared with. `lean`: the same calls
+    through the sink's lean sender (sinks/put_events_http.py), unthrottled."""
     from concurrent.futures import ThreadPoolExecutor
     from datetime import UTC, datetime
 
@@ -146,6 +150,14 @@ def botocore_anchor(url: str, threads: int, events: int, calls: int = 3000) -> f
             parameter_validation=False,
         ),
     )
+    sender = client
+    if lean:
+        from botocore.credentials import Credentials
+
+        from sinks.put_events_http import LeanPutEvents
+        from sinks.rate_limit import RateLimiter
+
+        sender = LeanPutEvents(client, Credentials("bench", "bench"), RateLimiter(1e9), 3)
     sent_at = datetime.now(UTC)
     event_list = [
         {
@@ -160,7 +172,7 @@ def botocore_anchor(url: str, threads: int, events: int, calls: int = 3000) -> f
 
     def work(count: int) -> None:
         for _ in range(count):
-            client.put_events(
+            sender.put_events(
                 trackingId="bench-tracker", userId="u", sessionId="s", eventList=event_list
             )
 
@@ -179,6 +191,7 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=float, default=1000.0)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--client", choices=("lean", "boto3"), default="lean")
     parser.add_argument("--profile", help="record the sink with py-spy into this file (raw)")
     args = parser.parse_args()
     pin = shutil.which("taskset")
@@ -203,6 +216,7 @@ def main() -> None:
             "SINK_STATUS_PORT": str(status_port),
             "SINK_RATE_LIMIT_CALLS_PER_SECOND": str(args.rate_limit),
             "SINK_THREADS": str(args.threads),
+            "SINK_PUT_EVENTS_CLIENT": args.client,
             "LOG_LEVEL": "WARNING",
         }
 
@@ -286,9 +300,9 @@ def main() -> None:
             stop_sink()
             if pin:
                 os.sched_setaffinity(0, {int(SINK_CORE)})
-            anchor = botocore_anchor(
-                emulator_url, args.threads, max(1, round(stats["events"] / stats["calls"]))
-            )
+            per_call = max(1, round(stats["events"] / stats["calls"]))
+            anchor = botocore_anchor(emulator_url, args.threads, per_call)
+            lean_anchor = botocore_anchor(emulator_url, args.threads, per_call, lean=True)
         finally:
             if sink.poll() is None:
                 stop_sink()
@@ -309,10 +323,14 @@ def main() -> None:
     print(f"sink CPU user / system   {user:.2f} s / {system:.2f} s")
     print(f"sink CPU per event       {cpu / events * 1e6:.0f} us")
     print(f"sink CPU per call        {cpu / calls * 1e6:.0f} us")
+    own = cpu / calls - (anchor if args.client == "boto3" else lean_anchor)
     print(
         f"bare boto3 put_events   {anchor * 1e6:.0f} us CPU per call ({args.threads} threads, "
-        f"same emulator and core): the sink's other work is {(cpu / calls - anchor) * 1e6:.0f} "
-        "us per call"
+        "same emulator and core)"
+    )
+    print(
+        f"bare lean put_events    {lean_anchor * 1e6:.0f} us CPU per call (same): the sink's "
+        f"other work is {own * 1e6:.0f} us per call with SINK_PUT_EVENTS_CLIENT={args.client}"
     )
     print(f"emulator CPU             {emulator_cpu:.2f} s ({emulator_cpu / span:.0%} of a core)")
     busiest = sorted(threads.items(), key=lambda pair: -pair[1])[:6]

@@ -1,8 +1,10 @@
-"""The boto3 personalize-events client, and interactions as PutEvents events and requests.
+"""The personalize-events client, and interactions as PutEvents events and requests.
 
 Build the client once and share it: building one costs ~1.7 ms, and botocore clients are
-thread-safe. Throttling, 5xx and connection errors are retried inside a call by botocore's
-'standard' mode; every HTTP attempt first takes a token from the shared rate limiter.
+thread-safe. By default its `put_events` goes through the lean sender (sinks/put_events_http.py,
+botocore's pieces without its per-call machinery); SINK_PUT_EVENTS_CLIENT=boto3 keeps boto3's.
+Throttling, 5xx and connection errors are retried inside a call by botocore's 'standard' retry
+policy; every HTTP attempt first takes a token from the shared rate limiter.
 """
 
 from datetime import UTC, datetime
@@ -15,8 +17,9 @@ from botocore.config import Config
 from botocore.model import Shape
 
 from pipeline.service_model import validate
-from schemas import Interaction
 from sinks.batcher import Call
+from sinks.interaction_decoder import InteractionFields
+from sinks.put_events_http import LeanPutEvents
 from sinks.rate_limit import RateLimiter
 from sinks.settings import SinkSettings
 
@@ -40,6 +43,7 @@ def check_configured(settings: SinkSettings) -> None:
 
 
 def build_client(settings: SinkSettings, limiter: RateLimiter) -> Any:
+    """What `Delivery` calls `put_events` on: the lean sender (default) or the boto3 client."""
     config = Config(
         retries={"mode": "standard", "total_max_attempts": settings.sink_max_attempts},
         max_pool_connections=settings.sink_threads,
@@ -48,7 +52,8 @@ def build_client(settings: SinkSettings, limiter: RateLimiter) -> Any:
         # Every event was checked against the same model when consumed (`event_problems`).
         parameter_validation=False,
     )
-    client = boto3.client(
+    session = boto3.Session()
+    client = session.client(
         "personalize-events",
         region_name=settings.aws_region,
         endpoint_url=settings.personalize_endpoint_url or None,  # "" (compose) means AWS
@@ -59,10 +64,14 @@ def build_client(settings: SinkSettings, limiter: RateLimiter) -> Any:
         limiter.acquire()
 
     client.meta.events.register("before-send.personalize-events.PutEvents", take_token)
-    return client
+    if settings.sink_put_events_client == "boto3":
+        return client
+    credentials = session.get_credentials()
+    assert credentials is not None  # check_configured refused to start without them
+    return LeanPutEvents(client, credentials, limiter, settings.sink_max_attempts)
 
 
-def to_event(interaction: Interaction) -> dict[str, Any]:
+def to_event(interaction: InteractionFields) -> dict[str, Any]:
     """One PutEvents event: the weight as eventValue, the stable event id as eventId."""
     event: dict[str, Any] = {
         "eventId": interaction.event_id,

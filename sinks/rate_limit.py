@@ -1,7 +1,8 @@
 """A token bucket shared by the PutEvents threads: the sink stays under the account's quota.
 
-Every HTTP attempt takes a token, botocore's own retries included (the runner hooks `acquire`
-into botocore's `before-send` event), because AWS counts attempts, not logical calls.
+Every HTTP attempt takes a token, retries included (the lean sender calls `acquire` before each
+attempt; with the boto3 client it is hooked into botocore's `before-send` event), because AWS
+counts attempts, not logical calls.
 """
 
 import threading

@@ -31,14 +31,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
-from pydantic import ValidationError
 
 from pipeline.consumer_lag import LagReporter
 from pipeline.kafka import consumer_config, producer_config
-from schemas import Interaction
 from sinks import metrics
 from sinks.batcher import Batcher, Call, Pending
 from sinks.delivery import Delivery, Outcome, Verdict, backoff
+from sinks.interaction_decoder import InvalidInteraction, decode_interaction
 from sinks.offsets import OffsetTracker
 from sinks.personalize_client import build_client, check_configured, event_problems, to_event
 from sinks.rate_limit import RateLimiter
@@ -143,9 +142,9 @@ class PersonalizeSink:
         self._offsets.add(partition, offset)
         item = Pending(partition, offset, {}, value, self._epochs.get(partition, 0))
         try:
-            interaction = Interaction.model_validate_json(value)
-        except ValidationError as exc:
-            self._dead_letter(item, f"invalid_interaction: {exc.errors()[0]['msg']}")
+            interaction = decode_interaction(value)
+        except InvalidInteraction as exc:
+            self._dead_letter(item, f"invalid_interaction: {exc}")
             return
         item.event = to_event(interaction)
         user_id = interaction.user_id or None

@@ -1,0 +1,176 @@
+"""The lean PutEvents sender against boto3: the same body, the same errors, over HTTP."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from pipeline.broker import free_port
+from sinks.put_events_http import LeanPutEvents, put_events_body
+from sinks.rate_limit import RateLimiter
+from tests.personalize_fixture import RunningEmulator
+
+# Whole seconds, micro- and milliseconds: botocore writes each differently (int or float).
+REQUESTS: list[dict[str, Any]] = [
+    {
+        "trackingId": "t1",
+        "userId": "u1",
+        "sessionId": "s1",
+        "eventList": [
+            {
+                "eventId": "e1",
+                "eventType": "click",
+                "eventValue": 2.5,
+                "itemId": "i1",
+                "sentAt": datetime(2024, 1, 1, tzinfo=UTC),
+            },
+            {
+                "eventId": "e2",
+                "eventType": "impression",
+                "eventValue": -0.25,
+                "itemId": "i2",
+                "sentAt": datetime.fromtimestamp(1_700_000_000.123, UTC),
+                "impression": ["i3", "i4"],
+                "recommendationId": "r1",
+                "properties": '{"a": 1}',
+            },
+        ],
+    },
+    {  # anonymous: no userId
+        "trackingId": "t1",
+        "sessionId": "s2",
+        "eventList": [
+            {"eventType": "view", "sentAt": datetime.fromtimestamp(1_700_000_000.000_001, UTC)}
+        ],
+    },
+]
+
+
+def _client(url: str, attempts: int = 2) -> Any:
+    import boto3
+
+    return boto3.client(
+        "personalize-events",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"mode": "standard", "total_max_attempts": attempts}),
+    )
+
+
+def _lean(url: str, attempts: int = 2) -> LeanPutEvents:
+    return LeanPutEvents(
+        _client(url, attempts), Credentials("test", "test"), RateLimiter(1000.0), attempts
+    )
+
+
+@pytest.mark.parametrize("request_", REQUESTS)
+def test_body_is_what_botocore_serializes(request_: dict[str, Any]) -> None:
+    client = _client("http://127.0.0.1:1")
+    operation = client.meta.service_model.operation_model("PutEvents")
+    botocore_body = client._serializer.serialize_to_request(request_, operation)["body"]
+    assert orjson.loads(put_events_body(request_)) == orjson.loads(botocore_body)
+
+
+@pytest.mark.parametrize("request_", REQUESTS)
+def test_emulator_receives_the_same_request(
+    personalize_emulator: RunningEmulator, request_: dict[str, Any]
+) -> None:
+    _client(personalize_emulator.url).put_events(**request_)
+    response = _lean(personalize_emulator.url).put_events(**request_)
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert response["ResponseMetadata"]["RetryAttempts"] == 0
+    by_boto3, by_lean = personalize_emulator.put_events()
+    assert by_lean == by_boto3
+
+
+def _error(send: Any) -> dict[str, Any]:
+    with pytest.raises(ClientError) as caught:
+        send()
+    return {
+        "class": type(caught.value).__name__,
+        "code": caught.value.response["Error"]["Code"],
+        "message": caught.value.response["Error"]["Message"],
+        "status": caught.value.response["ResponseMetadata"]["HTTPStatusCode"],
+        "retries": caught.value.response["ResponseMetadata"]["RetryAttempts"],
+        "error_type": caught.value.response["ResponseMetadata"]["HTTPHeaders"].get(
+            "x-amzn-errortype"
+        ),
+    }
+
+
+def test_errors_are_boto3s(personalize_emulator: RunningEmulator) -> None:
+    """Throttling and 503 retried then raised, an unknown tracker and invalid input not retried:
+    the same exception class, code, message, status and retry count as boto3."""
+    boto3_client, lean = _client(personalize_emulator.url), _lean(personalize_emulator.url)
+    request = REQUESTS[1]
+    invalid = {**request, "eventList": [{**request["eventList"][0], "itemId": "x" * 300}]}
+    for faults, sent, code in (
+        ({"throttle_rate": 1.0}, request, "ThrottlingException"),
+        ({"throttle_rate": 0.0, "error_rate": 1.0}, request, "ServiceUnavailable"),
+        ({"error_rate": 0.0, "unknown_tracker": True}, request, "ResourceNotFoundException"),
+        ({"unknown_tracker": False}, invalid, "InvalidInputException"),
+    ):
+        personalize_emulator.set_faults(**faults)
+        expected = _error(lambda: boto3_client.put_events(**sent))  # noqa: B023
+        assert expected["code"] == code
+        assert _error(lambda: lean.put_events(**sent)) == expected  # noqa: B023
+    stats = personalize_emulator.stats()
+    # Each sender: 2 attempts throttled, 2 refused with 503, 1 unknown tracker, 1 invalid.
+    assert (stats["throttled"], stats["server_errors"], stats["resource_not_found"]) == (4, 4, 2)
+    assert stats["invalid"] == 2
+
+
+def test_retried_call_succeeds_and_takes_a_token_per_attempt(
+    personalize_emulator: RunningEmulator,
+) -> None:
+    tokens = []
+
+    class CountingLimiter(RateLimiter):
+        def acquire(self) -> float:
+            tokens.append(1)
+            return 0.0
+
+    lean = LeanPutEvents(
+        _client(personalize_emulator.url), Credentials("test", "test"), CountingLimiter(1.0), 3
+    )
+    personalize_emulator.set_faults(throttle_rate=1.0)
+    with pytest.raises(ClientError):
+        lean.put_events(**REQUESTS[1])
+    assert len(tokens) == 3
+    personalize_emulator.set_faults(throttle_rate=0.0)
+    assert lean.put_events(**REQUESTS[1])["ResponseMetadata"]["RetryAttempts"] == 0
+    assert len(tokens) == 4
+
+
+def test_connection_refused_is_botocores_error_after_retries() -> None:
+    lean = _lean(f"http://127.0.0.1:{free_port()}", attempts=2)
+    with pytest.raises(EndpointConnectionError):
+        lean.put_events(**REQUESTS[1])
+
+
+@pytest.mark.parametrize("choice", ["lean", "boto3"])
+def test_setting_chooses_the_client_and_both_deliver(
+    personalize_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, choice: str
+) -> None:
+    from sinks import SinkSettings
+    from sinks.personalize_client import build_client
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    settings = SinkSettings.model_validate(
+        {
+            "aws_personalize_tracking_id": "t1",
+            "personalize_endpoint_url": personalize_emulator.url,
+            "sink_put_events_client": choice,
+        }
+    )
+    sender = build_client(settings, RateLimiter(1000.0))
+    assert isinstance(sender, LeanPutEvents) == (choice == "lean")
+    sender.put_events(**REQUESTS[0])
+    assert len(personalize_emulator.put_events()) == 1
