@@ -30,6 +30,7 @@ import orjson
 from confluent_kafka import Producer
 
 from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.devstack import answers_ok
 from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
 
@@ -74,14 +75,6 @@ def wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-d
             raise TimeoutError(what)
         time.sleep(0.05)  # polling another process's answer, with a deadline
     return result
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def interactions(sessions: int, per_session: int, users: int) -> list[tuple[bytes, bytes]]:
@@ -259,8 +252,8 @@ def main() -> None:
 
         try:
             emulator_url = f"http://127.0.0.1:{emulator_port}"
-            wait_for(lambda: answers(f"{emulator_url}/healthz"), 30, "emulator")
-            wait_for(lambda: answers(f"http://127.0.0.1:{status_port}/readyz"), 60, "sink ready")
+            wait_for(lambda: answers_ok(f"{emulator_url}/healthz"), 30, "emulator")
+            wait_for(lambda: answers_ok(f"http://127.0.0.1:{status_port}/readyz"), 60, "sink ready")
             sink_pid = sink.pid
             if args.profile:  # py-spy's child is the sink
                 children = Path(f"/proc/{sink.pid}/task/{sink.pid}/children").read_text().split()
