@@ -71,12 +71,11 @@ def kafka_bootstrap() -> Iterator[str]:
             yield broker.bootstrap_servers
 
 
-@pytest.fixture
-def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
-    """Settings with topics of their own for this test (created, empty), so tests never share."""
+def own_topics(bootstrap: str) -> KafkaSettings:
+    """Settings with topics of their own (created, empty) on `bootstrap`, so tests never share."""
     suffix = uuid.uuid4().hex[:8]
     settings = KafkaSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_bootstrap_servers=bootstrap,
         raw_topic=f"raw-{suffix}",
         interactions_topic=f"interactions-{suffix}",
         raw_dead_letter_topic=f"raw-dlq-{suffix}",
@@ -85,6 +84,12 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
     )
     ensure_topics(settings)
     return settings
+
+
+@pytest.fixture
+def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
+    """This test's own topics on the session's broker."""
+    return own_topics(kafka_bootstrap)
 
 
 def topic_env(settings: KafkaSettings) -> dict[str, str]:

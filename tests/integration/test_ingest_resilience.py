@@ -5,7 +5,6 @@ it stops or pauses it."""
 import asyncio
 import os
 import signal
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from ingest import IngestSettings, create_app
 from pipeline.broker import EmbeddedBroker, free_port
 from pipeline.kafka import ensure_topics
-from pipeline.settings import KafkaSettings
-from tests.kafka_fixture import TopicReader, topic_env, wait_for, wait_for_async
+from tests.kafka_fixture import TopicReader, own_topics, topic_env, wait_for, wait_for_async
 from tests.service_process import ServiceProcess
 
 SECRET = "s3cret"
@@ -31,20 +29,6 @@ def broker() -> Iterator[EmbeddedBroker]:
     broker = EmbeddedBroker(port=free_port()).start()
     yield broker
     broker.stop()
-
-
-def own_topics(broker: EmbeddedBroker) -> KafkaSettings:
-    suffix = uuid.uuid4().hex[:8]
-    settings = KafkaSettings(
-        kafka_bootstrap_servers=broker.bootstrap_servers,
-        raw_topic=f"raw-{suffix}",
-        raw_dead_letter_topic=f"raw-dlq-{suffix}",
-        interactions_topic=f"interactions-{suffix}",
-        interactions_dead_letter_topic=f"interactions-dlq-{suffix}",
-        topic_partitions=3,
-    )
-    ensure_topics(settings)
-    return settings
 
 
 def batch(prefix: str, size: int) -> list[dict[str, object]]:
@@ -61,7 +45,7 @@ def insert_ids(reader: TopicReader) -> set[str]:
 async def test_broker_down_gives_503_and_not_ready_then_recovers_with_nothing_lost(
     broker: EmbeddedBroker,
 ) -> None:
-    kafka = own_topics(broker)
+    kafka = own_topics(broker.bootstrap_servers)
     settings = IngestSettings(
         **kafka.model_dump(),
         amplitude_webhook_secret=SECRET,
@@ -112,7 +96,7 @@ async def test_broker_down_gives_503_and_not_ready_then_recovers_with_nothing_lo
 async def test_sigterm_finishes_in_flight_requests_then_flushes(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
-    kafka = own_topics(broker)
+    kafka = own_topics(broker.bootstrap_servers)
     port = free_port()
     service = ServiceProcess(
         "ingest",

@@ -24,19 +24,26 @@ PARTITIONS = 3  # tests.kafka_fixture.kafka_settings
 RESEND_BOUND = MAX_UNCOMMITTED + PARTITIONS * (MAX_UNCOMMITTED + POLL_BATCH)
 
 
+def sink_env(kafka: KafkaSettings, emulator: RunningEmulator, port: int) -> dict[str, str]:
+    """`pipeline sink` on these topics, a group of its own, delivering to the emulator."""
+    return {
+        **topic_env(kafka),
+        "SINK_GROUP_ID": f"sink-{uuid.uuid4().hex[:8]}",
+        "AWS_PERSONALIZE_TRACKING_ID": "tracker-1",
+        "PERSONALIZE_ENDPOINT_URL": emulator.url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "SINK_STATUS_PORT": str(port),
+    }
+
+
 def test_sigkill_mid_stream_and_restart_delivers_everything_with_bounded_resends(
     kafka_settings: KafkaSettings, personalize_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     personalize_emulator.set_faults(latency_ms=5)  # slow enough to be killed mid-stream
     port = free_port()
     env = {
-        **topic_env(kafka_settings),
-        "SINK_GROUP_ID": f"sink-{uuid.uuid4().hex[:8]}",
-        "AWS_PERSONALIZE_TRACKING_ID": "tracker-1",
-        "PERSONALIZE_ENDPOINT_URL": personalize_emulator.url,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "SINK_STATUS_PORT": str(port),
+        **sink_env(kafka_settings, personalize_emulator, port),
         "SINK_THREADS": str(THREADS),
         "SINK_MAX_UNCOMMITTED_EVENTS": str(MAX_UNCOMMITTED),
         "SINK_LINGER_SECONDS": "0.3",
@@ -87,13 +94,7 @@ def test_unknown_tracker_fails_readiness_over_http_until_fixed(
 ) -> None:
     port = free_port()
     env = {
-        **topic_env(kafka_settings),
-        "SINK_GROUP_ID": f"sink-{uuid.uuid4().hex[:8]}",
-        "AWS_PERSONALIZE_TRACKING_ID": "tracker-1",
-        "PERSONALIZE_ENDPOINT_URL": personalize_emulator.url,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "SINK_STATUS_PORT": str(port),
+        **sink_env(kafka_settings, personalize_emulator, port),
         "SINK_LINGER_SECONDS": "0.2",
         "SINK_FATAL_RETRY_SECONDS": "0.5",
     }
