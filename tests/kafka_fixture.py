@@ -92,6 +92,21 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
     return own_topics(kafka_bootstrap)
 
 
+def committed_total(settings: KafkaSettings, group_id: str) -> int:
+    """Sum over the interactions topic's partitions of `group_id`'s committed offsets (0 where
+    none): what a group has acknowledged, read without joining it."""
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": group_id}
+    )
+    try:
+        partitions = [
+            TopicPartition(settings.interactions_topic, p) for p in range(settings.topic_partitions)
+        ]
+        return sum(max(tp.offset, 0) for tp in consumer.committed(partitions, timeout=10))
+    finally:
+        consumer.close()
+
+
 def topic_env(settings: KafkaSettings) -> dict[str, str]:
     """The environment a service process needs to use these settings' broker and topics."""
     return {

@@ -3,11 +3,12 @@
 import uuid
 
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from pipeline.settings import KafkaSettings
 from schemas import Interaction
 from sinks import SinkSettings
+from tests.kafka_fixture import committed_total
 from tests.personalize_fixture import RunningEmulator
 
 
@@ -55,17 +56,8 @@ def sink_settings_for(
 
 
 def committed(settings: SinkSettings) -> int:
-    """Sum over partitions of the group's committed offsets (0 where none)."""
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": settings.sink_group_id}
-    )
-    try:
-        partitions = [
-            TopicPartition(settings.interactions_topic, p) for p in range(settings.topic_partitions)
-        ]
-        return sum(max(tp.offset, 0) for tp in consumer.committed(partitions, timeout=10))
-    finally:
-        consumer.close()
+    """Sum over partitions of the sink group's committed offsets (0 where none)."""
+    return committed_total(settings, settings.sink_group_id)
 
 
 def delivered_ids(emulator: RunningEmulator) -> list[str]:

@@ -10,13 +10,13 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from pipeline.settings import KafkaSettings
 from sinks.history_import_job import ImportJobError, start_import_job
 from sinks.history_runner import HistorySink
 from sinks.history_settings import HistorySettings
-from tests.kafka_fixture import wait_for
+from tests.kafka_fixture import committed_total, wait_for
 from tests.personalize_fixture import RunningEmulator
 
 DATASET = "arn:aws:personalize:us-east-1:000000000000:dataset/local/INTERACTIONS"
@@ -74,19 +74,7 @@ def objects(s3: Any, settings: HistorySettings) -> dict[str, bytes]:
 
 
 def committed(settings: HistorySettings) -> int:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "group.id": settings.history_group_id,
-        }
-    )
-    try:
-        partitions = [
-            TopicPartition(settings.interactions_topic, p) for p in range(settings.topic_partitions)
-        ]
-        return sum(max(tp.offset, 0) for tp in consumer.committed(partitions, timeout=10))
-    finally:
-        consumer.close()
+    return committed_total(settings, settings.history_group_id)
 
 
 def test_interactions_land_in_s3_as_bulk_import_csv_and_offsets_follow(
