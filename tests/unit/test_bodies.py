@@ -77,24 +77,34 @@ def test_gunzip_bad_input(data: bytes, message: str) -> None:
     assert caught.value.status == 400
 
 
-@pytest.mark.parametrize(
-    ("event", "expected"),
-    [
-        ({"event_type": "click", "user_id": "u", "device_id": "d"}, (b"u", None)),
-        ({"event_type": "click", "device_id": "d"}, (b"d", None)),
-        ({"event_type": "click", "user_id": 5, "device_id": "d"}, (b"d", None)),
-        ({"event_type": "click", "user_id": "\u00e9"}, ("\u00e9".encode(), None)),
-        ("click", (None, "not_an_object")),
-        ([1], (None, "not_an_object")),
-        ({"user_id": "u"}, (None, "missing_event_type")),
-        ({"event_type": 3, "user_id": "u"}, (None, "missing_event_type")),
-        ({"event_type": "click"}, (None, "missing_user_and_device_id")),
-        ({"event_type": "click", "user_id": ""}, (None, "missing_user_and_device_id")),
-        ({"event_type": "click", "user_id": "u", "pad": "x" * 200}, (None, "event_too_large")),
-    ],
-)
+INSPECT_CASES: list[tuple[Any, tuple[bytes | None, str | None]]] = [
+    ({"event_type": "click", "user_id": "u", "device_id": "d"}, (b"u", None)),
+    ({"event_type": "click", "device_id": "d"}, (b"d", None)),
+    ({"event_type": "click", "user_id": 5, "device_id": "d"}, (b"d", None)),
+    ({"event_type": "click", "user_id": "\u00e9"}, ("\u00e9".encode(), None)),
+    ("click", (None, "not_an_object")),
+    ([1], (None, "not_an_object")),
+    ({"user_id": "u"}, (None, "missing_event_type")),
+    ({"event_type": 3, "user_id": "u"}, (None, "missing_event_type")),
+    ({"event_type": "click"}, (None, "missing_user_and_device_id")),
+    ({"event_type": "click", "user_id": ""}, (None, "missing_user_and_device_id")),
+    ({"event_type": "click", "user_id": "u", "pad": "x" * 200}, (None, "event_too_large")),
+]
+
+
+@pytest.mark.parametrize(("event", "expected"), INSPECT_CASES)
 def test_inspect_event(event: Any, expected: tuple[bytes | None, str | None]) -> None:
     assert inspect_event(orjson.dumps(event), max_bytes=200) == expected
+
+
+@pytest.mark.parametrize(
+    "event", [case[0] for case in INSPECT_CASES if case[1][1] != "event_too_large"]
+)
+def test_inlined_check_agrees_with_check_event_and_event_key(event: Any) -> None:
+    """`inspect_event` inlines `check_event` and `event_key` for the hot path: same answers."""
+    key, reason = inspect_event(orjson.dumps(event), max_bytes=10_000)
+    assert reason == check_event(event)
+    assert key == (event_key(event) if reason is None else None)
 
 
 @pytest.mark.parametrize(
