@@ -36,6 +36,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from emulator.recommendations import rank, recommendation_id
+from pipeline import http_routes
 from pipeline.service_model import validate
 
 log = logging.getLogger(__name__)
@@ -277,10 +278,6 @@ async def _set_faults(request: web.Request) -> web.Response:
     return web.json_response(asdict(request.app[_FAULTS]))
 
 
-async def _healthz(_: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
 def create_app(settings: EmulatorSettings | None = None) -> web.Application:
     app = web.Application(client_max_size=8 * 1024 * 1024)
     app[_SETTINGS] = settings or EmulatorSettings()
@@ -302,7 +299,7 @@ def create_app(settings: EmulatorSettings | None = None) -> web.Application:
     app.router.add_get("/_emulator/stats", _stats)
     app.router.add_get("/_emulator/faults", _get_faults)
     app.router.add_post("/_emulator/faults", _set_faults)
-    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/healthz", http_routes.healthz)
     return app
 
 

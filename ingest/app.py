@@ -18,13 +18,13 @@ from typing import Any
 
 import orjson
 from aiohttp import hdrs, web
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from ingest import metrics
 from ingest.bodies import BodyError, gunzip, inspect_event, split_events
 from ingest.openapi import openapi_document
 from ingest.producer import DeliveryError, KafkaWriter, Record
 from ingest.settings import IngestSettings
+from pipeline import http_routes
 from pipeline.kafka import producer_config
 
 log = logging.getLogger(__name__)
@@ -236,10 +236,6 @@ _WRITER = web.AppKey("writer", KafkaWriter)
 _STOPPING = web.AppKey("stopping", asyncio.Event)
 
 
-async def _healthz(_: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
 async def _readyz(request: web.Request) -> web.Response:
     if request.app[_STOPPING].is_set():
         return web.json_response({"status": "shutting down"}, status=503)
@@ -248,12 +244,6 @@ async def _readyz(request: web.Request) -> web.Response:
     if reachable:
         return web.json_response({"status": "ready"})
     return web.json_response({"status": "kafka unreachable"}, status=503)
-
-
-async def _metrics(_: web.Request) -> web.Response:
-    return web.Response(
-        body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
-    )
 
 
 async def _warn_if_unauthenticated(app: web.Application) -> None:
@@ -306,9 +296,9 @@ def create_app(settings: IngestSettings) -> web.Application:
         return web.Response(body=openapi, content_type="application/json")
 
     app.router.add_get("/openapi.json", _openapi)
-    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/healthz", http_routes.healthz)
     app.router.add_get("/readyz", _readyz)
-    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/metrics", http_routes.metrics)
     app.on_startup.append(_warn_if_unauthenticated)
     app.on_shutdown.append(_stop_being_ready)
     app.on_cleanup.append(_close_writer)

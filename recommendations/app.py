@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from pipeline import http_routes
 from recommendations import metrics
 from recommendations.cache import AnswerCache
 from recommendations.invalidation import InvalidationListener
@@ -117,20 +117,10 @@ async def _similar_items(request: web.Request) -> web.Response:
     return await _answer(request, "similar_items", "itemId", campaign)
 
 
-async def _healthz(_: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
 async def _readyz(request: web.Request) -> web.Response:
     if request.app[_LISTENER].assigned.is_set():
         return web.json_response({"status": "ready"})
     return web.json_response({"status": "invalidation listener not assigned"}, status=503)
-
-
-async def _metrics(_: web.Request) -> web.Response:
-    return web.Response(
-        body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
-    )
 
 
 async def _start_listener(app: web.Application) -> None:
@@ -163,9 +153,9 @@ def create_app(settings: RecommendationsSettings) -> web.Application:
     app[_POOL] = ThreadPoolExecutor(settings.recommendations_threads, "get-recommendations")
     app.router.add_get("/recommendations/{subject}", _recommendations)
     app.router.add_get("/similar-items/{subject}", _similar_items)
-    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/healthz", http_routes.healthz)
     app.router.add_get("/readyz", _readyz)
-    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/metrics", http_routes.metrics)
     app.on_startup.append(_start_listener)
     app.on_cleanup.append(_stop)
     return app
