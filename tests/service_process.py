@@ -3,10 +3,20 @@
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 from pipeline.devstack import answers_ok
 from tests.kafka_fixture import wait_for
+
+
+def scraped(metrics_url: str, line_prefix: str) -> float:
+    """The value of the first line of a /metrics page starting with `line_prefix` (0 if none)."""
+    with urllib.request.urlopen(metrics_url, timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(line_prefix):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 class ServiceProcess:

@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,18 +12,13 @@ import orjson
 from pipeline.devstack import LocalStack
 from tests.export_files import export_row, ndjson, write_export_zip
 from tests.kafka_fixture import TopicReader, wait_for
+from tests.service_process import scraped
 
 
 def streams_duplicates(stack: LocalStack) -> float:
     """`streams_duplicates_total` as the stream stage exports it."""
     url = f"http://127.0.0.1:{stack.ports.streams_web}/metrics"
-    with urllib.request.urlopen(url, timeout=5) as response:
-        text = response.read().decode()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("streams_duplicates_total")
-    )
+    return scraped(url, "streams_duplicates_total ")
 
 
 def backfill(stack: LocalStack, path: Path) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from confluent_kafka import Message, Producer
 from pipeline.broker import free_port
 from pipeline.settings import KafkaSettings
 from tests.kafka_fixture import TopicReader, topic_env, wait_for
-from tests.service_process import ServiceProcess
+from tests.service_process import ServiceProcess, scraped
 from tests.unit.test_rules import SEED_WEIGHTS
 
 
@@ -43,12 +43,7 @@ def start_worker(
 
 def metric(worker: ServiceProcess, line_prefix: str) -> float:
     """The value of the first /metrics line starting with `line_prefix` (0 when absent)."""
-    url = worker.ready_url.replace("/readyz", "/metrics")
-    with urllib.request.urlopen(url, timeout=5) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith(line_prefix):
-                return float(line.rsplit(" ", 1)[1])
-    return 0.0
+    return scraped(worker.ready_url.replace("/readyz", "/metrics"), line_prefix)
 
 
 @pytest.fixture(params=["batching", "faust-stream"])
