@@ -49,11 +49,15 @@ def user_system(pid: int) -> tuple[float, float]:
 
 
 def per_thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds by thread name (librdkafka's threads are native: outside the GIL)."""
+    """CPU seconds by thread: the main thread runs the poll loop; Python's other threads are
+    the PutEvents pool (and the status server); librdkafka's threads are native."""
     totals: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         name = (task / "comm").read_text().strip()
-        name = "put-events pool" if name.startswith("put-events") else name
+        if task.name == str(pid):
+            name = "poll loop"
+        elif name.startswith(("python", "put-events")):
+            name = "pool + status"
         totals[name] = totals.get(name, 0.0) + cpu_seconds_of(task / "stat")
     return totals
 
@@ -61,6 +65,16 @@ def per_thread_cpu(pid: int) -> dict[str, float]:
 def cpu_seconds_of(stat: Path) -> float:
     fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def context_switches(pid: int) -> int:
+    """Voluntary + involuntary context switches of all of a process's threads: its wake-ups."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if "ctxt_switches:" in line:
+                total += int(line.split()[1])
+    return total
 
 
 def get_json(url: str) -> dict:
@@ -259,6 +273,8 @@ def main() -> None:
                 children = Path(f"/proc/{sink.pid}/task/{sink.pid}/children").read_text().split()
                 sink_pid = int(children[0])
             cpu_before = cpu_seconds(sink_pid)
+            threads_before = per_thread_cpu(sink_pid)
+            switches_before = context_switches(sink_pid)
             user_before, system_before = user_system(sink_pid)
             emulator_cpu_before = cpu_seconds(emulator.pid)
             producer = Producer(
@@ -286,10 +302,14 @@ def main() -> None:
                 time.sleep(0.05)  # polling the emulator's counters
             finished = time.monotonic()
             cpu = cpu_seconds(sink_pid) - cpu_before
+            switches = context_switches(sink_pid) - switches_before
             user_after, system_after = user_system(sink_pid)
             user, system = user_after - user_before, system_after - system_before
             emulator_cpu = cpu_seconds(emulator.pid) - emulator_cpu_before
-            threads = per_thread_cpu(sink_pid)
+            threads = {
+                name: cpu_s - threads_before.get(name, 0.0)
+                for name, cpu_s in per_thread_cpu(sink_pid).items()
+            }
             stop_sink()
             if pin:
                 os.sched_setaffinity(0, {int(SINK_CORE)})
@@ -316,6 +336,7 @@ def main() -> None:
     print(f"sink CPU user / system   {user:.2f} s / {system:.2f} s")
     print(f"sink CPU per event       {cpu / events * 1e6:.0f} us")
     print(f"sink CPU per call        {cpu / calls * 1e6:.0f} us")
+    print(f"context switches / call  {switches / calls:.1f}  (all the sink's threads)")
     own = cpu / calls - (anchor if args.client == "boto3" else lean_anchor)
     print(
         f"bare boto3 put_events   {anchor * 1e6:.0f} us CPU per call ({args.threads} threads, "
@@ -328,6 +349,10 @@ def main() -> None:
     print(f"emulator CPU             {emulator_cpu:.2f} s ({emulator_cpu / span:.0%} of a core)")
     busiest = sorted(threads.items(), key=lambda pair: -pair[1])[:6]
     print("sink threads (CPU s)     " + ", ".join(f"{n} {c:.2f}" for n, c in busiest))
+    print(
+        "sink threads per call    "
+        + ", ".join(f"{n} {c / calls * 1e6:.0f} us" for n, c in busiest if c / calls > 1e-6)
+    )
     print(f"pinned                   {'sink on core 0, rest on core 1' if pin else 'no taskset'}")
     print(f"logs                     {log_dir}")
 

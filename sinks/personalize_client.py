@@ -4,7 +4,8 @@ Build the client once and share it: building one costs ~1.7 ms, and botocore cli
 thread-safe. By default its `put_events` goes through the lean sender (sinks/put_events_http.py,
 botocore's pieces without its per-call machinery); SINK_PUT_EVENTS_CLIENT=boto3 keeps boto3's.
 Throttling, 5xx and connection errors are retried inside a call by botocore's 'standard' retry
-policy; every HTTP attempt first takes a token from the shared rate limiter.
+policy; every retry first takes a token from the shared rate limiter (the sink's poll thread
+took the first attempt's before handing the call to the pool).
 """
 
 from datetime import UTC, datetime
@@ -60,8 +61,12 @@ def build_client(settings: SinkSettings, limiter: RateLimiter) -> Any:
         config=config,
     )
 
-    def take_token(**_: Any) -> None:  # returning None lets botocore send the request
-        limiter.acquire()
+    def take_token(request: Any, **_: Any) -> None:  # returning None lets botocore send it
+        # botocore's retry header, "attempt=N; max=M": the first attempt's token is taken
+        header = request.headers.get("amz-sdk-request", "")
+        header = header.decode() if isinstance(header, bytes) else header
+        if header.split(";")[0].strip() != "attempt=1":
+            limiter.acquire()
 
     client.meta.events.register("before-send.personalize-events.PutEvents", take_token)
     if settings.sink_put_events_client == "boto3":

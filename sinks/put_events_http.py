@@ -9,8 +9,9 @@ would send (orjson; `sentAt` as epoch seconds, botocore's default precision), si
 `ClientError` classes, so sinks/delivery.py classifies them unchanged.
 
 Retries are botocore's 'standard' mode pieces (`RetryPolicy` of `StandardRetryConditions` +
-`ExponentialBackoff`, and the `RetryQuotaChecker`), driven by a small loop here; every HTTP
-attempt takes a rate-limiter token first. `SINK_PUT_EVENTS_CLIENT=boto3` uses boto3 instead.
+`ExponentialBackoff`, and the `RetryQuotaChecker`), driven by a small loop here; every retry
+takes a rate-limiter token first (the caller took the first attempt's, sinks/rate_limit.py).
+`SINK_PUT_EVENTS_CLIENT=boto3` uses boto3 instead.
 """
 
 import socket
@@ -98,7 +99,8 @@ class LeanPutEvents:
         request_context: dict[str, Any] = {}
         attempt = 1
         while True:
-            self._limiter.acquire()  # AWS counts attempts: one token per HTTP attempt
+            if attempt > 1:  # AWS counts attempts; the caller took the first one's token
+                self._limiter.acquire()
             http_response = None
             parsed: dict[str, Any] | None = None
             try:

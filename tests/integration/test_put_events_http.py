@@ -126,9 +126,13 @@ def test_errors_are_boto3s(personalize_emulator: RunningEmulator) -> None:
     assert stats["invalid"] == 2
 
 
-def test_retried_call_succeeds_and_takes_a_token_per_attempt(
-    personalize_emulator: RunningEmulator,
+@pytest.mark.parametrize("choice", ["lean", "boto3"])
+def test_each_retry_takes_a_token_the_first_attempt_is_the_callers(
+    personalize_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, choice: str
 ) -> None:
+    from sinks import SinkSettings
+    from sinks.personalize_client import build_client
+
     tokens = []
 
     class CountingLimiter(RateLimiter):
@@ -136,16 +140,25 @@ def test_retried_call_succeeds_and_takes_a_token_per_attempt(
             tokens.append(1)
             return 0.0
 
-    lean = LeanPutEvents(
-        _client(personalize_emulator.url), Credentials("test", "test"), CountingLimiter(1.0), 3
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    settings = SinkSettings.model_validate(
+        {
+            "aws_personalize_tracking_id": "t1",
+            "personalize_endpoint_url": personalize_emulator.url,
+            "sink_put_events_client": choice,
+            "sink_max_attempts": 3,
+        }
     )
+    sender = build_client(settings, CountingLimiter(1.0))
     personalize_emulator.set_faults(throttle_rate=1.0)
     with pytest.raises(ClientError):
-        lean.put_events(**REQUESTS[1])
-    assert len(tokens) == 3
+        sender.put_events(**REQUESTS[1])
+    assert personalize_emulator.stats()["throttled"] == 3
+    assert len(tokens) == 2  # 3 attempts: the 2 retries took a token here
     personalize_emulator.set_faults(throttle_rate=0.0)
-    assert lean.put_events(**REQUESTS[1])["ResponseMetadata"]["RetryAttempts"] == 0
-    assert len(tokens) == 4
+    assert sender.put_events(**REQUESTS[1])["ResponseMetadata"]["RetryAttempts"] == 0
+    assert len(tokens) == 2  # the sink's poll thread takes the first attempt's token
 
 
 def test_connection_refused_is_botocores_error_after_retries() -> None:

@@ -97,6 +97,19 @@ def test_a_group_waits_for_the_linger_then_goes_as_one_call(
     assert waited >= 1.0  # not before the oldest event waited the linger
 
 
+def test_calls_stay_under_the_rate_limit(
+    start_sink: StartSink, personalize_emulator: RunningEmulator
+) -> None:
+    rate, calls = 20, 60  # a burst of 1 token (rate / 20) on top of the steady rate
+    _, settings = start_sink(sink_rate_limit_calls_per_second=rate, sink_linger_seconds=0)
+    produced = time.monotonic()
+    produce(settings, [record(interaction(f"user-{n}", "s", n)) for n in range(calls)])
+    wait_for(lambda: len(personalize_emulator.put_events()) == calls, timeout=30, what="every call")
+    took = time.monotonic() - produced
+    assert took >= (calls - 2) / rate  # 60 calls at 20/s: the first 2 free, then 1 per 50 ms
+    assert took < 2 * calls / rate  # and the limiter does not starve the sink
+
+
 def test_invalid_record_and_over_limit_event_are_dead_lettered_alone(
     start_sink: StartSink,
     personalize_emulator: RunningEmulator,

@@ -60,6 +60,22 @@ def test_rate_limiter_spaces_tokens_after_a_short_burst() -> None:
     assert round(clock[0] - 10.0, 6) == 0.03
 
 
+def test_take_never_blocks_and_says_how_long_until_the_next_token() -> None:
+    clock = [0.0]
+    limiter = RateLimiter(100, burst=1, clock=lambda: clock[0], sleep=_no_sleep)
+    clock[0] = 10.0  # idle: one token saved up
+    assert [limiter.take() for _ in range(2)] == [0.0, 0.0]  # the saved token + the current
+    assert round(limiter.take(), 6) == 0.01  # none free: nothing taken, 10 ms to wait
+    assert round(limiter.take(), 6) == 0.01  # still nothing taken
+    clock[0] += 0.01
+    assert limiter.take() == 0.0
+    assert round(limiter.acquire(), 6) == 0.01  # acquire and take share the bucket
+
+
+def _no_sleep(_seconds: float) -> None:
+    pass
+
+
 def test_event_limits_come_from_botocores_model() -> None:
     event = {"eventId": "e", "eventType": "click", "itemId": "i", "sentAt": datetime.now(UTC)}
     assert event_problems("u", "s", event) == []
