@@ -187,3 +187,58 @@ def test_setting_chooses_the_client_and_both_deliver(
     assert isinstance(sender, LeanPutEvents) == (choice == "lean")
     sender.put_events(**REQUESTS[0])
     assert len(personalize_emulator.put_events()) == 1
+
+
+def test_through_a_proxy_botocores_session_sends_it(
+    personalize_emulator: RunningEmulator,
+) -> None:
+    """The keep-alive connections go straight to the endpoint; a configured proxy is honoured
+    by handing the request to botocore's URLLib3Session instead."""
+    import http.client
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlsplit
+
+    import boto3
+
+    forwarded: list[str] = []
+
+    class Proxy(BaseHTTPRequestHandler):  # a plain-HTTP forward proxy: absolute-URI requests
+        def do_POST(self) -> None:
+            target = urlsplit(self.path)
+            forwarded.append(target.path)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            upstream = http.client.HTTPConnection(target.hostname, target.port)
+            upstream.request("POST", target.path, body, dict(self.headers.items()))
+            answer = upstream.getresponse()
+            content = answer.read()
+            self.send_response(answer.status)
+            for name, value in answer.getheaders():
+                if name.lower() not in ("content-length", "connection", "date", "server"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", free_port()), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        client = boto3.client(
+            "personalize-events",
+            endpoint_url=personalize_emulator.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(proxies={"http": f"http://127.0.0.1:{proxy.server_address[1]}"}),
+        )
+        proxied = LeanPutEvents(client, Credentials("test", "test"), RateLimiter(1000.0), 2)
+        proxied.put_events(**REQUESTS[0])
+        _lean(personalize_emulator.url).put_events(**REQUESTS[1])  # no proxy configured
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert forwarded == ["/events"]  # the proxied call, and only it
+    assert len(personalize_emulator.put_events()) == 2
