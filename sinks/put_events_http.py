@@ -32,6 +32,7 @@ from botocore.exceptions import ConnectionError, HTTPClientError
 from botocore.httpsession import ProxyConfiguration, URLLib3Session
 from botocore.parsers import create_parser
 from botocore.retries import quota, standard
+from botocore.utils import get_environ_proxies
 
 from sinks.keepalive_http import KeepAliveHTTP
 from sinks.rate_limit import RateLimiter
@@ -76,11 +77,13 @@ class LeanPutEvents:
         self._path = urlsplit(self._url).path
         # The standard library's http.client, a connection per thread (~100 us a call less
         # than urllib3 here); through a proxy, botocore's session, which knows proxies.
+        # Proxies as botocore's endpoint finds them: the client's config, else the environment.
+        proxies = config.proxies or get_environ_proxies(self._url)
         self._direct: KeepAliveHTTP | None = None
-        if not ProxyConfiguration(config.proxies).proxy_url_for(self._url):
+        if not ProxyConfiguration(proxies).proxy_url_for(self._url):
             self._direct = KeepAliveHTTP(self._url, config.connect_timeout, config.read_timeout)
         self._http = URLLib3Session(
-            proxies=config.proxies,
+            proxies=proxies,
             timeout=(config.connect_timeout, config.read_timeout),
             max_pool_connections=config.max_pool_connections,
             # botocore's own socket options (botocore/args.py): without TCP_NODELAY, Nagle and

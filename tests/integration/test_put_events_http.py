@@ -189,11 +189,12 @@ def test_setting_chooses_the_client_and_both_deliver(
     assert len(personalize_emulator.put_events()) == 1
 
 
+@pytest.mark.parametrize("where", ["config", "environment"])
 def test_through_a_proxy_botocores_session_sends_it(
-    personalize_emulator: RunningEmulator,
+    personalize_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    """The keep-alive connections go straight to the endpoint; a configured proxy is honoured
-    by handing the request to botocore's URLLib3Session instead."""
+    """The keep-alive connections go straight to the endpoint; a proxy (the client's config,
+    else HTTP_PROXY) is honoured by handing the request to botocore's URLLib3Session."""
     import http.client
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -225,18 +226,23 @@ def test_through_a_proxy_botocores_session_sends_it(
 
     proxy = ThreadingHTTPServer(("127.0.0.1", free_port()), Proxy)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    proxy_url = f"http://127.0.0.1:{proxy.server_address[1]}"
     try:
+        _lean(personalize_emulator.url).put_events(**REQUESTS[1])  # no proxy anywhere
+        if where == "environment":
+            monkeypatch.setenv("HTTP_PROXY", proxy_url)
+            monkeypatch.delenv("NO_PROXY", raising=False)
+            monkeypatch.delenv("no_proxy", raising=False)
         client = boto3.client(
             "personalize-events",
             endpoint_url=personalize_emulator.url,
             region_name="us-east-1",
             aws_access_key_id="test",
             aws_secret_access_key="test",
-            config=Config(proxies={"http": f"http://127.0.0.1:{proxy.server_address[1]}"}),
+            config=Config(proxies={"http": proxy_url} if where == "config" else None),
         )
         proxied = LeanPutEvents(client, Credentials("test", "test"), RateLimiter(1000.0), 2)
         proxied.put_events(**REQUESTS[0])
-        _lean(personalize_emulator.url).put_events(**REQUESTS[1])  # no proxy configured
     finally:
         proxy.shutdown()
         proxy.server_close()
