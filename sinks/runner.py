@@ -101,14 +101,14 @@ class PersonalizeSink:
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        self._log.prepare()
-        self._consumer.subscribe(
-            [self._topic],
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
         try:
+            self._log.prepare()
+            self._consumer.subscribe(
+                [self._topic],
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
             while not stop.is_set():
                 messages = self._consumer.consume(
                     self._settings.sink_poll_max_messages, self._poll_timeout()
