@@ -3,8 +3,8 @@
 import logging
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
+from confluent_kafka.admin import AdminClient, NewTopic, TopicDescription
 
 from pipeline.settings import KafkaSettings
 
@@ -39,19 +39,43 @@ def consumer_config(settings: KafkaSettings, group_id: str, **overrides: Any) ->
     return config
 
 
-def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> None:
-    """Create every pipeline topic that does not exist yet (existing ones are left alone)."""
-    admin = AdminClient(
+def admin_client(settings: KafkaSettings) -> AdminClient:
+    return AdminClient(
         {"bootstrap.servers": settings.kafka_bootstrap_servers, **settings.client_overrides()}
     )
-    new = [
-        NewTopic(name, settings.topic_partitions, settings.topic_replication_factor)
-        for name in settings.all_topics
-    ]
-    for name, future in admin.create_topics(new, operation_timeout=timeout).items():
+
+
+def create_topics(admin: AdminClient, topics: list[NewTopic], timeout: float = 30.0) -> None:
+    """Create the topics that do not exist yet (existing ones are left alone, as they are)."""
+    for name, future in admin.create_topics(topics, operation_timeout=timeout).items():
         try:
             future.result(timeout=timeout)
             log.info("created topic", extra={"topic": name})
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
+
+
+def describe_topic(
+    admin: AdminClient, topic: str, timeout: float = 30.0
+) -> TopicDescription | None:
+    """The topic's id and partitions, or None when it does not exist.
+
+    DescribeTopics, not a metadata request: Tansu creates a topic a metadata request names."""
+    future = admin.describe_topics(TopicCollection([topic]))[topic]
+    try:
+        description: TopicDescription = future.result(timeout)
+    except KafkaException as exc:
+        if exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            return None
+        raise
+    return description
+
+
+def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> None:
+    """Create every pipeline topic that does not exist yet (existing ones are left alone)."""
+    new = [
+        NewTopic(name, settings.topic_partitions, settings.topic_replication_factor)
+        for name in settings.all_topics
+    ]
+    create_topics(admin_client(settings), new, timeout)

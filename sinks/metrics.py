@@ -4,7 +4,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
     "sink_events_total",
-    "Interactions handled, by outcome (delivered, dead_lettered, retried, dry_run).",
+    "Interactions handled, by outcome (delivered, dead_lettered, retried, dry_run, "
+    "already_delivered: re-read after a restart and skipped, the delivery log lists them).",
     ["outcome"],
 )
 CALLS = Counter(
@@ -32,7 +33,8 @@ PENDING = Gauge(
 )
 UNCOMMITTED = Gauge(
     "sink_uncommitted_delivered_events",
-    "Interactions delivered but above the committed offset: what a crash now would re-send.",
+    "Interactions delivered but above the committed offset: what a crash now would re-read "
+    "(and skip, as the delivery log lists them).",
 )
 PAUSED = Gauge(
     "sink_partitions_paused",

@@ -15,10 +15,15 @@ thread through a queue, so the batcher and the offsets are only touched here.
 - Fatal errors stop delivery (`sink_delivery_stopped` 1, /readyz 503), keep everything
   uncommitted, and probe with the held call every `sink_fatal_retry_seconds` until it works.
 - Duplicates after a crash: a restarted sink re-reads every record above the committed
-  offsets and re-sends those that had been delivered. Per partition, the records above the
-  committed offset stay below `sink_max_uncommitted_events` (+ one consume batch): past it the
-  partition is paused and the group holding its offset is sent at once; offsets are committed
-  every `sink_commit_interval_seconds`, and at once when that many delivered records wait.
+  offsets, at most `sink_max_uncommitted_events` (+ one consume batch) per partition: past it
+  the partition is paused and the group holding its offset is sent at once. It re-sends only
+  the calls in flight at the crash: the source offsets of every accepted call go to the
+  delivery log (sinks/delivery_log.py), which the next owner of a partition reads on
+  assignment to skip them. A call is in flight from its submission to the pool until Kafka
+  acknowledged its delivery-log record, and at most 2 x `sink_threads` calls are in flight, so
+  a crash re-sends at most 2 x `sink_threads` x 10 events (more only if the log cannot be
+  written or read within `sink_delivery_log_read_timeout_seconds`; a call AWS accepted but
+  whose answer was lost is also sent twice).
 """
 
 import heapq
@@ -37,6 +42,7 @@ from pipeline.kafka import consumer_config, producer_config
 from sinks import metrics
 from sinks.batcher import Batcher, Call, Pending
 from sinks.delivery import Delivery, Outcome, Verdict, backoff
+from sinks.delivery_log import DeliveryLog
 from sinks.interaction_decoder import InvalidInteraction, decode_interaction
 from sinks.offsets import OffsetTracker
 from sinks.personalize_client import build_client, check_configured, event_problems, to_event
@@ -64,14 +70,18 @@ class PersonalizeSink:
         client = None if settings.sink_dry_run else build_client(settings, self._limiter)
         self._delivery = Delivery(client, settings.aws_personalize_tracking_id or "")
         self._pool = ThreadPoolExecutor(settings.sink_threads, thread_name_prefix="put-events")
-        self._max_in_flight = 2 * settings.sink_threads  # a queued call per busy thread
+        # A queued call per busy thread; a call counts until its delivery-log record is stored.
+        self._max_in_flight = 2 * settings.sink_threads
         turn = self._max_in_flight / settings.sink_rate_limit_calls_per_second / 2
         self._turn = min(_LONGEST_TURN_SECONDS, max(_SHORTEST_TURN_SECONDS, turn))
         self._results: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self._consumer = Consumer(
             consumer_config(settings, settings.sink_group_id, on_commit=self._on_commit)
         )
-        self._producer = Producer(producer_config(settings))
+        self._producer = Producer(producer_config(settings))  # dead letters, delivery log
+        self._log = DeliveryLog(settings, self._producer, write=not settings.sink_dry_run)
+        self._already: dict[int, set[int]] = {}  # per partition, offsets the log says delivered
+        self._already_delivered = metrics.EVENTS.labels(outcome="already_delivered")
         self._batcher = Batcher(settings.sink_linger_seconds, clock)
         self._offsets = OffsetTracker()
         self._ready_calls = SendQueue()
@@ -96,13 +106,14 @@ class PersonalizeSink:
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        self._consumer.subscribe(
-            [self._topic],
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
         try:
+            self._log.prepare()
+            self._consumer.subscribe(
+                [self._topic],
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
             while not stop.is_set():
                 messages = self._consumer.consume(
                     self._settings.sink_poll_max_messages, self._poll_timeout()
@@ -123,7 +134,11 @@ class PersonalizeSink:
 
     def _poll_timeout(self) -> float:
         """One turn while calls are in flight: their results (and the next sends) wait for it."""
-        if self._in_flight or (self._ready_calls and self._stopped_by is None):
+        if (
+            self._in_flight
+            or self._log.unacknowledged_calls
+            or (self._ready_calls and self._stopped_by is None)
+        ):
             return min(self._turn, self._settings.sink_poll_timeout_seconds)
         return self._settings.sink_poll_timeout_seconds
 
@@ -145,6 +160,15 @@ class PersonalizeSink:
         partition, offset = message.partition(), message.offset()
         value = message.value() or b""
         self._offsets.add(partition, offset)
+        if self._already:  # only after an assignment found records delivered above its offset
+            delivered = self._already.get(partition)
+            if delivered is not None and offset in delivered:
+                delivered.discard(offset)
+                if not delivered:
+                    del self._already[partition]
+                self._offsets.done(partition, offset)
+                self._already_delivered.inc()
+                return
         item = Pending(partition, offset, {}, value, self._epochs.get(partition, 0))
         try:
             interaction = decode_interaction(value)
@@ -176,7 +200,10 @@ class PersonalizeSink:
                     self._submit(self._ready_calls.pop())
             return
         # A call's first attempt takes its token here, without blocking: the rest wait a turn.
-        while self._ready_calls and self._in_flight < self._max_in_flight:
+        while (
+            self._ready_calls
+            and self._in_flight + self._log.unacknowledged_calls < self._max_in_flight
+        ):
             if self._limiter.take():
                 return
             self._submit(self._ready_calls.pop())
@@ -190,16 +217,18 @@ class PersonalizeSink:
         self._results.put(self._delivery.send(call))
 
     def _collect(self, wait: float = 0.0) -> None:
-        """Handle every result that came back (waiting up to `wait` for the first one)."""
+        """Handle every result that came back (waiting up to `wait` for the first one), then
+        write what was delivered to the delivery log: one record per partition per turn."""
         while True:
             try:
                 outcome = self._results.get(timeout=wait) if wait else self._results.get_nowait()
             except queue.Empty:
-                return
+                break
             wait = 0.0
             self._in_flight -= 1
             metrics.IN_FLIGHT.set(self._in_flight)
             self._handle(outcome)
+        self._log.write()
 
     def _handle(self, outcome: Outcome) -> None:
         call = outcome.call
@@ -208,6 +237,7 @@ class PersonalizeSink:
         if outcome.verdict is Verdict.DELIVERED:
             for item in call.items:
                 self._offsets.done(item.partition, item.offset)
+            self._log.delivered(call)
             if self._stopped_by is not None:
                 log.info("delivery resumed", extra={"after": self._stopped_by})
                 self._stopped_by = None
@@ -319,6 +349,7 @@ class PersonalizeSink:
         if not moved:
             return
         offsets = [TopicPartition(self._topic, p, o) for p, o in moved.items()]
+        offsets += self._log.commit_offsets(moved)  # one request: where a restart reads the log
         try:
             self._consumer.commit(offsets=offsets, asynchronous=not synchronous)
         except Exception as exc:  # e.g. a rebalance in progress: the next turn commits again
@@ -362,19 +393,34 @@ class PersonalizeSink:
         self._had_assignment = True
         self._paused = set()  # a new assignment is not paused: back-pressure decides again
         metrics.PAUSED.set(0)
-        try:  # where the group resumes: operators see what a restart re-reads
-            resume = {
-                str(tp.partition): tp.offset for tp in self._consumer.committed(partitions, 10)
-            }
+        numbers = [tp.partition for tp in partitions]
+        asked = [TopicPartition(self._topic, p) for p in numbers]
+        asked += [TopicPartition(self._log.topic, p) for p in numbers]
+        try:
+            committed = self._consumer.committed(asked, 10)
         except Exception as exc:
-            resume = {"unknown": str(exc)}
-        log.info("partitions assigned", extra={"committed_offsets": resume})
+            log.warning(
+                "committed offsets not read: what was delivered above them is re-sent",
+                extra={"error": str(exc)},
+            )
+            return
+        # Where the group resumes (operators see what a restart re-reads) and reads the log.
+        resume = {tp.partition: tp.offset for tp in committed if tp.topic == self._topic}
+        log.info(
+            "partitions assigned",
+            extra={"committed_offsets": {str(p): o for p, o in resume.items()}},
+        )
+        starts = {tp.partition: tp.offset for tp in committed if tp.topic == self._log.topic}
+        watermarks = {p: max(o, 0) for p, o in resume.items()}  # none committed: from the start
+        self._already.update(self._log.restore(watermarks, starts))
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = [tp.partition for tp in partitions]
         if not self._closing:
             self._ready_calls.extend(self._batcher.drain(revoked))
             self._finish_outstanding(revoked)
+        # Delivery-log records acknowledged: the log offsets committed below are exact.
+        self._producer.flush(self._settings.sink_revoke_timeout_seconds)
         self._commit(synchronous=True, partitions=revoked)
         self._forget(revoked)
 
@@ -386,10 +432,12 @@ class PersonalizeSink:
     def _forget(self, partitions: list[int]) -> None:
         gone = set(partitions)
         self._offsets.forget(partitions)
+        self._log.forget(partitions)
         self._paused -= gone
         for partition in partitions:
             self._assigned.discard(partition)
             self._epochs[partition] = self._epochs.get(partition, 0) + 1
+            self._already.pop(partition, None)
         self._ready_calls.drop(gone)
         self._retries = [r for r in self._retries if r[2].partition not in gone]
         heapq.heapify(self._retries)

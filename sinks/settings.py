@@ -1,8 +1,9 @@
 """Settings of the Personalize sink (environment variables are the upper-case field names)."""
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pipeline.settings import KafkaSettings
 
@@ -63,15 +64,32 @@ class SinkSettings(KafkaSettings):
         default=2000,
         ge=10,
         description=(
-            "Records above a partition's committed offset (what a crash re-reads) before the "
+            "Records above a partition's committed offset (what a restart re-reads) before the "
             "partition is paused and the group holding the offset is sent early; also how many "
-            "delivered records trigger an immediate commit. Bounds re-sends after a crash."
+            "delivered records trigger an immediate commit. Bounds what a restart re-reads; "
+            "what it re-sends is bounded by the delivery log (the calls in flight)."
         ),
     )
     sink_commit_interval_seconds: float = Field(
         default=0.05,
         ge=0,
         description="Offsets are committed this often (sooner past the uncommitted bound).",
+    )
+    sink_delivery_log_topic: str | None = Field(
+        default=None,
+        description=(
+            "Topic recording which offsets Personalize accepted, so a restart does not re-send "
+            "them; unset: <interactions_topic>.<sink_group_id>.delivered. Created at start-up "
+            "with the interactions topic's partition count."
+        ),
+    )
+    sink_delivery_log_read_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Longest an assignment reads the delivery log; past it the rest is re-sent "
+            "(safe: giving up only costs duplicates)."
+        ),
     )
     sink_revoke_timeout_seconds: float = Field(
         default=15.0, gt=0, description="Longest wait for in-flight calls on revocation/shutdown."
@@ -83,3 +101,22 @@ class SinkSettings(KafkaSettings):
     sink_status_host: str = Field(default="127.0.0.1", description="/metrics and probes address.")
     sink_status_port: int = Field(default=9102, description="/metrics, /healthz, /readyz port.")
     log_level: str = "INFO"
+
+    @property
+    def delivery_log_topic(self) -> str:
+        """Per group (a group is one tracker's deliveries): another group must not skip them."""
+        return self.sink_delivery_log_topic or (
+            f"{self.interactions_topic}.{self.sink_group_id}.delivered"
+        )
+
+    @model_validator(mode="after")
+    def _delivery_log_topic_is_a_topic_name(self) -> "SinkSettings":
+        if not _TOPIC_NAME.fullmatch(self.delivery_log_topic):
+            raise ValueError(
+                f"delivery log topic {self.delivery_log_topic!r} is not a Kafka topic name "
+                "(letters, digits, '.', '_', '-'; at most 249): set SINK_DELIVERY_LOG_TOPIC"
+            )
+        return self
+
+
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")

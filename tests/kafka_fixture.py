@@ -20,7 +20,12 @@ Tansu differences met in production code paths (handled there, because Kafka can
   produce fails fatally with UNKNOWN_PRODUCER_ID; ingest replaces its producer on a fatal error
   (tests/integration/test_ingest_resilience.py restarts a broker of its own);
 - OffsetCommit metadata is not kept (a commit reads back with its offset and empty metadata),
-  so the sink cannot store delivered-but-uncommitted offsets beside a commit.
+  so the sink keeps delivered-but-uncommitted offsets on a topic of its own
+  (sinks/delivery_log.py); committing offsets of that topic, which the group does not
+  subscribe to, in the same OffsetCommit works, and OffsetFetch returns them;
+- a metadata request naming a topic that does not exist creates it (AdminClient
+  `list_topics(topic)` made a 4-partition topic): code that asks whether a topic exists uses
+  DescribeTopics (`pipeline.kafka.describe_topic`), which answers UNKNOWN_TOPIC_OR_PART.
 """
 
 import asyncio

@@ -31,10 +31,14 @@ def record(value: Interaction) -> tuple[str, bytes]:
     return value.key, orjson.dumps(value.model_dump())
 
 
-def produce(settings: KafkaSettings, records: list[tuple[str, bytes]]) -> None:
+def produce(
+    settings: KafkaSettings, records: list[tuple[str, bytes]], partition: int | None = None
+) -> None:
+    """To the interactions topic, partitioned by key (or all to `partition`)."""
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    where = {} if partition is None else {"partition": partition}
     for key, value in records:
-        producer.produce(settings.interactions_topic, value, key.encode())
+        producer.produce(settings.interactions_topic, value, key.encode(), **where)
     assert producer.flush(30) == 0
 
 

@@ -1,13 +1,18 @@
 """The sink against a real broker and the emulator: grouping, linger, limits, dead letters,
-faults (throttling, 5xx, unknown tracker), offsets following delivery, dry run."""
+faults (throttling, 5xx, unknown tracker), offsets following delivery, dry run, the delivery
+log."""
 
 import threading
 import time
 from collections.abc import Callable, Iterator
 
+import orjson
 import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import NewTopic
 from prometheus_client import REGISTRY
 
+from pipeline.kafka import admin_client, create_topics, describe_topic
 from pipeline.settings import KafkaSettings
 from sinks import SinkSettings
 from sinks.runner import PersonalizeSink
@@ -266,3 +271,45 @@ def test_slow_personalize_pauses_consumption_instead_of_holding_everything(
     wait_for(lambda: committed(settings) == total, what="every offset committed")
     assert metric("sink_partitions_paused") == 0
     assert highest <= 100 + 50  # the limit, overshot by at most one consume batch
+
+
+def test_offsets_the_delivery_log_lists_for_this_topic_are_not_sent_again(
+    start_sink: StartSink, kafka_settings: KafkaSettings, personalize_emulator: RunningEmulator
+) -> None:
+    # A log as a crashed sink of this group left it: offsets 0 and 1 delivered. A record of
+    # another interactions topic (one deleted and recreated: offsets restart) lists 2 and 3.
+    group = "sink-log-test"
+    log_topic = f"{kafka_settings.interactions_topic}.{group}.delivered"
+    admin = admin_client(kafka_settings)
+    create_topics(admin, [NewTopic(log_topic, kafka_settings.topic_partitions, 1)])
+    source = describe_topic(admin, kafka_settings.interactions_topic)
+    assert source is not None
+    producer = Producer({"bootstrap.servers": kafka_settings.kafka_bootstrap_servers})
+    for topic_id, offsets in ((str(source.topic_id), [0, 1]), ("recreated", [2, 3])):
+        value = orjson.dumps({"topic_id": topic_id, "offsets": offsets})
+        producer.produce(log_topic, value, b"0", partition=0)
+    assert producer.flush(10) == 0
+    produce(kafka_settings, [record(interaction("a", "s", n)) for n in range(5)], partition=0)
+    skipped_before = metric("sink_events_total", outcome="already_delivered")
+
+    _, settings = start_sink(sink_group_id=group)
+    assert settings.delivery_log_topic == log_topic
+    wait_for(lambda: committed(settings) == 5, what="all five offsets committed")
+    assert sorted(delivered_ids(personalize_emulator)) == ["a-2", "a-3", "a-4"]
+    assert metric("sink_events_total", outcome="already_delivered") - skipped_before == 2
+
+
+def test_refuses_to_start_without_the_interactions_topic_or_with_a_narrower_log(
+    kafka_settings: KafkaSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    values = {**kafka_settings.model_dump(), "aws_personalize_tracking_id": "t"}
+    missing = SinkSettings(**{**values, "interactions_topic": f"{kafka_settings.raw_topic}-none"})
+    with pytest.raises(SystemExit, match="does not exist: create the topics first"):
+        PersonalizeSink(missing).run(threading.Event())
+
+    settings = SinkSettings(**values)
+    create_topics(admin_client(settings), [NewTopic(settings.delivery_log_topic, 1, 1)])
+    with pytest.raises(SystemExit, match="has 1 partitions and the interactions topic 3"):
+        PersonalizeSink(settings).run(threading.Event())

@@ -1,9 +1,12 @@
-"""The sink as deployed (a child process): SIGKILL mid-stream, restart, duplicates bounded."""
+"""The sink as deployed (a child process): SIGKILL and restart re-send only the calls in
+flight; a clean stop and restart re-send nothing."""
 
 import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.broker import free_port
 from pipeline.settings import KafkaSettings
@@ -11,17 +14,16 @@ from sinks import SinkSettings
 from tests.integration.sink_helpers import committed, interaction, produce, record
 from tests.kafka_fixture import topic_env, wait_for
 from tests.personalize_fixture import RunningEmulator
-from tests.service_process import ServiceProcess
+from tests.service_process import ServiceProcess, scraped
 
 THREADS = 4
-MAX_UNCOMMITTED = 100
-POLL_BATCH = 100
 PARTITIONS = 3  # tests.kafka_fixture.kafka_settings
-# What a restarted sink may re-send (runner.py, README "Delivery to Personalize"): delivered
-# records below the watermark not yet committed (an immediate commit past MAX_UNCOMMITTED),
-# plus, per partition, delivered records above it (the partition pauses at MAX_UNCOMMITTED
-# records above its committed offset, overshooting by at most one consume batch).
-RESEND_BOUND = MAX_UNCOMMITTED + PARTITIONS * (MAX_UNCOMMITTED + POLL_BATCH)
+# What a restarted sink may re-send (runner.py, README "Delivery to Personalize"): the calls in
+# flight at the crash. A call is in flight from its submission to the pool until Kafka
+# acknowledged its delivery-log record, and the sink keeps at most 2 x SINK_THREADS in flight,
+# each of at most 10 events. (Without the log it re-sent every delivered record above the
+# committed offsets: up to SINK_MAX_UNCOMMITTED_EVENTS + partitions x (that + a poll batch).)
+RESEND_BOUND = 10 * 2 * THREADS
 
 
 def sink_env(kafka: KafkaSettings, emulator: RunningEmulator, port: int) -> dict[str, str]:
@@ -45,9 +47,9 @@ def test_sigkill_mid_stream_and_restart_delivers_everything_with_bounded_resends
     env = {
         **sink_env(kafka_settings, personalize_emulator, port),
         "SINK_THREADS": str(THREADS),
-        "SINK_MAX_UNCOMMITTED_EVENTS": str(MAX_UNCOMMITTED),
+        "SINK_MAX_UNCOMMITTED_EVENTS": "100",
         "SINK_LINGER_SECONDS": "0.3",
-        "SINK_POLL_MAX_MESSAGES": str(POLL_BATCH),
+        "SINK_POLL_MAX_MESSAGES": "100",
     }
     assert kafka_settings.topic_partitions == PARTITIONS
     settings = SinkSettings(**kafka_settings.model_dump(), sink_group_id=env["SINK_GROUP_ID"])
@@ -87,6 +89,123 @@ def test_sigkill_mid_stream_and_restart_delivers_everything_with_bounded_resends
         assert second.stop() == 0
     assert 0 <= stats["resent_events"] <= RESEND_BOUND, (stats, at_kill, committed_at_kill)
     print(f"killed at {at_kill}/{total} delivered; re-sent after restart: {stats['resent_events']}")
+
+
+def test_sigkill_while_a_lingering_group_holds_every_offset_re_sends_only_calls_in_flight(
+    kafka_settings: KafkaSettings, personalize_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """Each partition's first record is a one-event session that lingers 30 s, so no offset
+    can be committed while the 1,000 records after it go out in full calls of 10. A restart
+    re-reads all of them; without the delivery log it re-sent all 3,000."""
+    port = free_port()
+    env = {
+        **sink_env(kafka_settings, personalize_emulator, port),
+        "SINK_THREADS": str(THREADS),
+        "SINK_LINGER_SECONDS": "30",
+        "SINK_MAX_UNCOMMITTED_EVENTS": "5000",  # never reached: nothing forces the held group
+    }
+    settings = SinkSettings(**kafka_settings.model_dump(), sink_group_id=env["SINK_GROUP_ID"])
+    users, full_calls = 100, 3 * 100 * 10
+    for partition in range(PARTITIONS):
+        held = [record(interaction(f"held{partition}", "lingers", 0))]
+        full = [
+            record(interaction(f"p{partition}u{u}", "s", n))
+            for u in range(users)
+            for n in range(10)
+        ]
+        produce(kafka_settings, held + full, partition=partition)
+    total = full_calls + PARTITIONS
+
+    def sink(linger: str) -> ServiceProcess:
+        return ServiceProcess(
+            "sink",
+            {**env, "SINK_LINGER_SECONDS": linger},
+            f"http://127.0.0.1:{port}/readyz",
+            tmp_path / "sink.log",
+        )
+
+    first = sink("30").start()
+    wait_for(
+        lambda: personalize_emulator.stats()["distinct_event_ids"] >= full_calls,
+        timeout=60,
+        what="every full call delivered",
+    )
+    first.kill()  # SIGKILL, well within the 30 s the held groups linger
+    at_kill = personalize_emulator.stats()["distinct_event_ids"]
+    committed_at_kill = committed(settings)
+    assert at_kill == full_calls and committed_at_kill == 0, (at_kill, committed_at_kill)
+    without_log = at_kill - committed_at_kill  # delivered above the committed offsets
+
+    second = sink("0.3").start()  # the held sessions go out 0.3 s after they are re-read
+    try:
+        stats = wait_for(
+            lambda: (s := personalize_emulator.stats())["distinct_event_ids"] == total and s,
+            timeout=120,
+            what="every event delivered after the restart",
+        )
+        wait_for(lambda: committed(settings) == total, what="every offset committed")
+        skipped = scraped(
+            f"http://127.0.0.1:{port}/metrics", 'sink_events_total{outcome="already_delivered"}'
+        )
+    finally:
+        assert second.stop() == 0
+    print(
+        f"re-read after the restart: {without_log} delivered records; re-sent: "
+        f"{stats['resent_events']} (bound {RESEND_BOUND}); skipped as already delivered: "
+        f"{skipped:.0f}"
+    )
+    assert stats["resent_events"] <= RESEND_BOUND, stats
+    assert skipped + stats["resent_events"] == without_log  # each one skipped or re-sent
+
+
+def test_clean_stop_and_restart_re_send_nothing(
+    kafka_settings: KafkaSettings, personalize_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """SIGTERM while groups still linger: they are sent, offsets and log offsets committed."""
+    port = free_port()
+    env = {**sink_env(kafka_settings, personalize_emulator, port), "SINK_LINGER_SECONDS": "30"}
+    settings = SinkSettings(**kafka_settings.model_dump(), sink_group_id=env["SINK_GROUP_ID"])
+
+    def sink() -> ServiceProcess:
+        return ServiceProcess("sink", env, f"http://127.0.0.1:{port}/readyz", tmp_path / "sink.log")
+
+    first = sink().start()
+    before = [record(interaction(f"u{u}", "s", n)) for u in range(60) for n in range(u % 13)]
+    produce(kafka_settings, before)
+    full = sum(1 for u in range(60) if u % 13 >= 10) * 10
+    wait_for(
+        lambda: personalize_emulator.stats()["events"] >= full, what="the full calls delivered"
+    )
+    assert personalize_emulator.stats()["events"] < len(before)  # the rest lingers
+    assert first.stop() == 0  # SIGTERM: send what lingers, commit
+    assert personalize_emulator.stats()["events"] == len(before)
+    assert committed(settings) == len(before)
+    reader = Consumer(
+        {
+            "bootstrap.servers": kafka_settings.kafka_bootstrap_servers,
+            "group.id": env["SINK_GROUP_ID"],
+        }
+    )
+    try:
+        log_topic = settings.delivery_log_topic
+        log_offsets = reader.committed(
+            [TopicPartition(log_topic, p) for p in range(PARTITIONS)], timeout=10
+        )
+    finally:
+        reader.close()
+    assert all(tp.offset >= 0 for tp in log_offsets), log_offsets  # committed beside the others
+
+    after = [record(interaction(f"v{u}", "s", n)) for u in range(20) for n in range(10)]
+    produce(kafka_settings, after)
+    second = sink().start()
+    try:
+        stats = wait_for(
+            lambda: (s := personalize_emulator.stats())["events"] == len(before) + len(after) and s,
+            what="the new records delivered",
+        )
+    finally:
+        assert second.stop() == 0
+    assert stats["resent_events"] == 0 and stats["distinct_event_ids"] == stats["events"]
 
 
 def test_unknown_tracker_fails_readiness_over_http_until_fixed(
