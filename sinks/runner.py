@@ -55,7 +55,10 @@ log = logging.getLogger(__name__)
 # consume() cannot be woken by a finished call, so while calls are in flight or wait for a
 # token it waits at most one turn: long enough that each turn hands the pool a burst of calls
 # (the core works through them together instead of waking from idle once per call: ~10% of
-# the sink's CPU at 1,000 calls/s), short enough that the in-flight cap allows twice the rate.
+# the sink's CPU at 1,000 calls/s), short enough that the in-flight cap allows the rate with
+# room to spare. A call holds its slot about two turns (its result is collected the turn
+# after it went out, its delivery-log record acknowledged a turn later), so a turn is a
+# quarter of max_in_flight / rate: 4 ms for 16 calls at 1,000 calls/s.
 _LONGEST_TURN_SECONDS = 0.01
 _SHORTEST_TURN_SECONDS = 0.001
 
@@ -72,7 +75,7 @@ class PersonalizeSink:
         self._pool = ThreadPoolExecutor(settings.sink_threads, thread_name_prefix="put-events")
         # A queued call per busy thread; a call counts until its delivery-log record is stored.
         self._max_in_flight = 2 * settings.sink_threads
-        turn = self._max_in_flight / settings.sink_rate_limit_calls_per_second / 2
+        turn = self._max_in_flight / settings.sink_rate_limit_calls_per_second / 4
         self._turn = min(_LONGEST_TURN_SECONDS, max(_SHORTEST_TURN_SECONDS, turn))
         self._results: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self._consumer = Consumer(
