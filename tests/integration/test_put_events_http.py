@@ -50,7 +50,7 @@ REQUESTS: list[dict[str, Any]] = [
 ]
 
 
-def _client(url: str, attempts: int = 2) -> Any:
+def _client(url: str, attempts: int = 2, proxies: dict[str, str] | None = None) -> Any:
     import boto3
 
     return boto3.client(
@@ -59,7 +59,20 @@ def _client(url: str, attempts: int = 2) -> Any:
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"mode": "standard", "total_max_attempts": attempts}),
+        config=Config(
+            retries={"mode": "standard", "total_max_attempts": attempts}, proxies=proxies
+        ),
+    )
+
+
+def _sink_settings(monkeypatch: pytest.MonkeyPatch, url: str, **values: object) -> Any:
+    """The sink's settings for the emulator at `url`, with credentials in the environment."""
+    from sinks import SinkSettings
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    return SinkSettings.model_validate(
+        {"aws_personalize_tracking_id": "t1", "personalize_endpoint_url": url, **values}
     )
 
 
@@ -130,7 +143,6 @@ def test_errors_are_boto3s(personalize_emulator: RunningEmulator) -> None:
 def test_each_retry_takes_a_token_the_first_attempt_is_the_callers(
     personalize_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, choice: str
 ) -> None:
-    from sinks import SinkSettings
     from sinks.personalize_client import build_client
 
     tokens = []
@@ -140,15 +152,11 @@ def test_each_retry_takes_a_token_the_first_attempt_is_the_callers(
             tokens.append(1)
             return 0.0
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    settings = SinkSettings.model_validate(
-        {
-            "aws_personalize_tracking_id": "t1",
-            "personalize_endpoint_url": personalize_emulator.url,
-            "sink_put_events_client": choice,
-            "sink_max_attempts": 3,
-        }
+    settings = _sink_settings(
+        monkeypatch,
+        personalize_emulator.url,
+        sink_put_events_client=choice,
+        sink_max_attempts=3,
     )
     sender = build_client(settings, CountingLimiter(1.0))
     personalize_emulator.set_faults(throttle_rate=1.0)
@@ -171,18 +179,9 @@ def test_connection_refused_is_botocores_error_after_retries() -> None:
 def test_setting_chooses_the_client_and_both_deliver(
     personalize_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, choice: str
 ) -> None:
-    from sinks import SinkSettings
     from sinks.personalize_client import build_client
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    settings = SinkSettings.model_validate(
-        {
-            "aws_personalize_tracking_id": "t1",
-            "personalize_endpoint_url": personalize_emulator.url,
-            "sink_put_events_client": choice,
-        }
-    )
+    settings = _sink_settings(monkeypatch, personalize_emulator.url, sink_put_events_client=choice)
     sender = build_client(settings, RateLimiter(1000.0))
     assert isinstance(sender, LeanPutEvents) == (choice == "lean")
     sender.put_events(**REQUESTS[0])
@@ -199,8 +198,6 @@ def test_through_a_proxy_botocores_session_sends_it(
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import urlsplit
-
-    import boto3
 
     forwarded: list[str] = []
 
@@ -233,13 +230,8 @@ def test_through_a_proxy_botocores_session_sends_it(
             monkeypatch.setenv("HTTP_PROXY", proxy_url)
             monkeypatch.delenv("NO_PROXY", raising=False)
             monkeypatch.delenv("no_proxy", raising=False)
-        client = boto3.client(
-            "personalize-events",
-            endpoint_url=personalize_emulator.url,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(proxies={"http": proxy_url} if where == "config" else None),
+        client = _client(
+            personalize_emulator.url, proxies={"http": proxy_url} if where == "config" else None
         )
         proxied = LeanPutEvents(client, Credentials("test", "test"), RateLimiter(1000.0), 2)
         proxied.put_events(**REQUESTS[0])
