@@ -36,6 +36,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import NewTopic
 
 from pipeline.kafka import admin_client, consumer_config, create_topics, describe_topic
+from sinks import metrics
 from sinks.batcher import Call
 from sinks.settings import SinkSettings
 
@@ -184,6 +185,7 @@ class DeliveryLog:
                     on_delivery=partial(self._acknowledged, partition, record),
                 )
             except (BufferError, KafkaException) as exc:
+                metrics.DELIVERY_LOG_FAILURES.inc()
                 log.warning("delivery log not written", extra={"error": str(exc)})
                 continue
             self.unacknowledged_calls += turn.calls
@@ -196,6 +198,7 @@ class DeliveryLog:
         self.unacknowledged_calls -= record.calls
         if error is not None:
             record.failed = True
+            metrics.DELIVERY_LOG_FAILURES.inc()
             log.warning(
                 "delivery log record not written: a crash now would re-send its calls",
                 extra={"error": str(error), "partition": partition, "calls": record.calls},

@@ -44,3 +44,7 @@ DELIVERY_STOPPED = Gauge(
     "sink_delivery_stopped",
     "1 while a fatal error (unknown tracker, credentials) stops delivery; see SinkNotReady.",
 )
+DELIVERY_LOG_FAILURES = Counter(
+    "sink_delivery_log_failures_total",
+    "Delivery-log records Kafka did not store (their calls would be re-sent after a crash).",
+)

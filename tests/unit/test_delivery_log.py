@@ -94,10 +94,12 @@ class FakeProducer:
         self.produced.append((topic, partition, key, orjson.loads(value)))
         self._answers.append((partition, on_delivery))
 
-    def acknowledge(self) -> None:
+    def acknowledge(self, error: Any = None) -> None:
+        """Kafka's answer to everything produced since: stored, or refused with `error`."""
         for partition, on_delivery in self._answers:
-            on_delivery(None, _Message(partition, self._next[partition]))
-            self._next[partition] += 1
+            on_delivery(error, _Message(partition, self._next[partition]))
+            if error is None:
+                self._next[partition] += 1
         self._answers.clear()
 
 
@@ -155,3 +157,21 @@ def test_dry_run_records_nothing() -> None:
     log.delivered(call(0, 1))
     log.write()
     assert producer.produced == [] and log.unacknowledged_calls == 0
+
+
+def test_a_record_kafka_refused_is_counted_and_its_calls_no_longer_wait() -> None:
+    from prometheus_client import REGISTRY
+
+    def failures() -> float:
+        return REGISTRY.get_sample_value("sink_delivery_log_failures_total") or 0.0
+
+    producer = FakeProducer()
+    log = delivery_log(producer)
+    before = failures()
+    log.delivered(call(0, 5))
+    log.delivered(call(0, 6))
+    log.write()
+    producer.acknowledge(error="KafkaError{code=MSG_TIMED_OUT}")
+    assert failures() == before + 1
+    assert log.unacknowledged_calls == 0  # not in flight any more: a crash would re-send them
+    assert log.commit_offsets({0: 5}) == []  # nothing stored: no log offset to commit
