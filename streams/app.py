@@ -76,7 +76,13 @@ def create_app(settings: StreamsSettings) -> faust.App:
             del store[key]
         log.info("dedup memory: %d insert ids recovered, %d held", loaded, len(seen))
 
-    producer = BatchProducer(producer_config(settings, partitioner="murmur2_random"))
+    # Room for two batches' outputs (one per raw event at most), so produce() never waits.
+    room = max(100_000, 2 * settings.streams_batch_size)
+    producer = BatchProducer(
+        producer_config(
+            settings, partitioner="murmur2_random", **{"queue.buffering.max.messages": room}
+        )
+    )
     seen_producer = producer
     if settings.streams_changelog_record_per_batch:
         # Tansu 0.6.0 reports a partition's end as its last record batch's base offset + 1,

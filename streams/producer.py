@@ -36,12 +36,13 @@ class BatchProducer:
             kwargs["partition"] = partition
         if headers:
             kwargs["headers"] = list(headers)
-        while True:
-            try:
-                self._producer.produce(topic, value, key, **kwargs)
-                return
-            except BufferError:  # librdkafka's queue is full: let it drain, then retry
-                self._producer.poll(0.1)
+        try:
+            self._producer.produce(topic, value, key, **kwargs)
+        except BufferError as exc:
+            # Waiting here for room would block the event loop. The queue holds one batch at
+            # a time (each is awaited with `delivered()`), and streams/app.py sizes it for
+            # twice the largest batch, so this is a misconfiguration: fail the batch, unacked.
+            raise DeliveryFailed(f"librdkafka's queue is full ({exc}): batch not sent") from exc
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
