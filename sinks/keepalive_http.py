@@ -5,7 +5,8 @@ URL parsing, `Retry` and `Timeout` objects, response wrapping), on top of the ~1
 spends on the exchange itself. The sink's pool is a fixed set of threads, each sending one call
 at a time, so one connection per thread is the whole pool it needs. Failures are raised as the
 botocore exceptions `URLLib3Session` raises for the same causes, so botocore's retry policy and
-sinks/delivery.py treat them alike. TLS verifies against botocore's CA bundle, as botocore does.
+sinks/delivery.py treat them alike. TLS verifies as botocore does: against `ca_bundle`
+(AWS_CA_BUNDLE or the profile's ca_bundle, passed in by the caller), else botocore's bundle.
 """
 
 import http.client
@@ -40,14 +41,20 @@ class _Body:
 class KeepAliveHTTP:
     """POSTs to one endpoint over a persistent connection per calling thread."""
 
-    def __init__(self, endpoint_url: str, connect_timeout: float, read_timeout: float) -> None:
+    def __init__(
+        self,
+        endpoint_url: str,
+        connect_timeout: float,
+        read_timeout: float,
+        ca_bundle: str | None = None,
+    ) -> None:
         parts = urlsplit(endpoint_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) endpoint: {endpoint_url!r}")
         self._url = endpoint_url
         self._host, self._port = parts.hostname, parts.port
         self._tls = (
-            ssl.create_default_context(cafile=get_cert_path(True))
+            ssl.create_default_context(cafile=ca_bundle or get_cert_path(True))
             if parts.scheme == "https"
             else None
         )

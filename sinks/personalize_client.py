@@ -73,7 +73,9 @@ def build_client(settings: SinkSettings, limiter: RateLimiter) -> Any:
         return client
     credentials = session.get_credentials()
     assert credentials is not None  # check_configured refused to start without them
-    return LeanPutEvents(client, credentials, limiter, settings.sink_max_attempts)
+    # TLS trust as boto3's: AWS_CA_BUNDLE or the profile's ca_bundle, else botocore's bundle.
+    ca_bundle = botocore.session.get_session().get_config_variable("ca_bundle")
+    return LeanPutEvents(client, credentials, limiter, settings.sink_max_attempts, ca_bundle)
 
 
 def to_event(interaction: InteractionFields) -> dict[str, Any]:

@@ -63,8 +63,15 @@ class LeanPutEvents:
     """
 
     def __init__(
-        self, client: Any, credentials: Credentials, limiter: RateLimiter, max_attempts: int
+        self,
+        client: Any,
+        credentials: Credentials,
+        limiter: RateLimiter,
+        max_attempts: int,
+        ca_bundle: str | None = None,
     ) -> None:
+        """`ca_bundle`: what boto3 verifies TLS against (AWS_CA_BUNDLE, the profile's
+        ca_bundle); None: botocore's own bundle."""
         meta = client.meta
         self._client = client  # for its exception classes (`client.exceptions.from_code`)
         self._operation = meta.service_model.operation_model("PutEvents")
@@ -81,8 +88,11 @@ class LeanPutEvents:
         proxies = config.proxies or get_environ_proxies(self._url)
         self._direct: KeepAliveHTTP | None = None
         if not ProxyConfiguration(proxies).proxy_url_for(self._url):
-            self._direct = KeepAliveHTTP(self._url, config.connect_timeout, config.read_timeout)
+            self._direct = KeepAliveHTTP(
+                self._url, config.connect_timeout, config.read_timeout, ca_bundle
+            )
         self._http = URLLib3Session(
+            verify=ca_bundle or True,
             proxies=proxies,
             timeout=(config.connect_timeout, config.read_timeout),
             max_pool_connections=config.max_pool_connections,

@@ -1,16 +1,21 @@
 """The lean sender's keep-alive connections against a real HTTP server over TCP: reuse, a
 server that closes, timeouts and resets, each failure raised as botocore's own exception."""
 
+import datetime
+import ipaddress
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import (
     ConnectionClosedError,
     EndpointConnectionError,
     ReadTimeoutError,
+    SSLError,
 )
 
 from pipeline.broker import free_port
@@ -143,3 +148,100 @@ def test_each_thread_has_its_own_connection(server: _Server) -> None:
         thread.join()
     _post(client, 9)  # the main thread: a fourth connection
     assert server.connections == 4
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that signs itself (so it can be its own trust anchor)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[_Server, Path]]:
+    cert_file, key_file = _self_signed(tmp_path)
+    httpd = _Server(("127.0.0.1", free_port()), _Handler)
+    httpd.connections = httpd.closed = 0
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd, cert_file
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_tls_with_the_configured_ca_bundle(tls_server: tuple[_Server, Path]) -> None:
+    server, cert_file = tls_server
+    url = f"https://127.0.0.1:{server.server_address[1]}"
+    client = KeepAliveHTTP(url, 2.0, 5.0, ca_bundle=str(cert_file))
+    for n in range(3):
+        _post(client, n)
+    assert server.connections == 1
+
+
+def test_tls_refuses_a_certificate_it_does_not_trust(tls_server: tuple[_Server, Path]) -> None:
+    server, _ = tls_server
+    client = KeepAliveHTTP(f"https://127.0.0.1:{server.server_address[1]}", 2.0, 5.0)
+    with pytest.raises(SSLError):  # botocore's CA bundle does not hold our certificate
+        client.post("/events", b"{}", {})
+
+
+@pytest.mark.parametrize("choice", ["lean", "boto3"])
+def test_the_sinks_client_trusts_what_aws_ca_bundle_names(
+    tls_server: tuple[_Server, Path], monkeypatch: pytest.MonkeyPatch, choice: str
+) -> None:
+    """As boto3 does: AWS_CA_BUNDLE (e.g. a corporate CA) is what TLS verifies against."""
+    from sinks import SinkSettings
+    from sinks.personalize_client import build_client
+    from sinks.rate_limit import RateLimiter
+
+    server, cert_file = tls_server
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    settings = SinkSettings.model_validate(
+        {
+            "aws_personalize_tracking_id": "t1",
+            "personalize_endpoint_url": f"https://127.0.0.1:{server.server_address[1]}",
+            "sink_put_events_client": choice,
+            "sink_max_attempts": 1,
+        }
+    )
+    request = {"trackingId": "t1", "sessionId": "s", "eventList": []}
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+    with pytest.raises(SSLError):
+        build_client(settings, RateLimiter(1000.0)).put_events(**request)
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(cert_file))
+    answer = build_client(settings, RateLimiter(1000.0)).put_events(**request)
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
