@@ -135,7 +135,7 @@ class Delivery:
             if isinstance(exc, ClientError):
                 retries = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
                 if retries:
-                    metrics.EVENTS.labels(outcome="retried").inc(events * retries)
+                    self._retried.inc(events * retries)
             return Outcome(call, verdict, code, message)
         metrics.CALL_DURATION.observe(time.perf_counter() - started)
         retries = response.get("ResponseMetadata", {}).get("RetryAttempts", 0)

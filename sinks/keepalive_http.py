@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -39,7 +39,8 @@ class _Body:
 
 
 class KeepAliveHTTP:
-    """POSTs to one endpoint over a persistent connection per calling thread."""
+    """POSTs to one endpoint over a persistent connection per calling thread; `send` stands in
+    for `URLLib3Session.send`."""
 
     def __init__(
         self,
@@ -60,6 +61,10 @@ class KeepAliveHTTP:
         )
         self._connect_timeout, self._read_timeout = connect_timeout, read_timeout
         self._local = threading.local()
+
+    def send(self, request: AWSPreparedRequest) -> AWSResponse:
+        """A signed, prepared botocore request (a POST to this endpoint)."""
+        return self.post(urlsplit(request.url).path, request.body, request.headers)
 
     def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> AWSResponse:
         connection = self._connection()

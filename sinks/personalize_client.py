@@ -53,7 +53,8 @@ def build_client(settings: SinkSettings, limiter: RateLimiter) -> Any:
         # Every event was checked against the same model when consumed (`event_problems`).
         parameter_validation=False,
     )
-    session = boto3.Session()
+    core = botocore.session.get_session()  # its settings give the TLS trust below
+    session = boto3.Session(botocore_session=core)
     client = session.client(
         "personalize-events",
         region_name=settings.aws_region,
@@ -74,7 +75,7 @@ def build_client(settings: SinkSettings, limiter: RateLimiter) -> Any:
     credentials = session.get_credentials()
     assert credentials is not None  # check_configured refused to start without them
     # TLS trust as boto3's: AWS_CA_BUNDLE or the profile's ca_bundle, else botocore's bundle.
-    ca_bundle = botocore.session.get_session().get_config_variable("ca_bundle")
+    ca_bundle = core.get_config_variable("ca_bundle")
     return LeanPutEvents(client, credentials, limiter, settings.sink_max_attempts, ca_bundle)
 
 

@@ -32,8 +32,7 @@ class RateLimiter:
         """Take a token if one is free now and return 0.0; else take none and return the wait."""
         with self._lock:
             now = self._clock()
-            earliest = now - self._burst * self._interval
-            start = self._next if self._next > earliest else earliest
+            start = self._free_at(now)
             if start > now:
                 return start - now
             self._next = start + self._interval
@@ -43,11 +42,15 @@ class RateLimiter:
         """Block until a token is free; return the time waited."""
         with self._lock:
             now = self._clock()
-            earliest = now - self._burst * self._interval
-            start = self._next if self._next > earliest else earliest
+            start = self._free_at(now)
             self._next = start + self._interval
             wait = start - now
         if wait > 0:
             self._sleep(wait)
             return wait
         return 0.0
+
+    def _free_at(self, now: float) -> float:
+        """When the next token is free: at most the burst saved up (call with the lock held)."""
+        earliest = now - self._burst * self._interval
+        return self._next if self._next > earliest else earliest
