@@ -3,6 +3,7 @@
 import uuid
 
 import orjson
+import pytest
 from confluent_kafka import Producer
 
 from pipeline.settings import KafkaSettings
@@ -57,6 +58,16 @@ def sink_settings_for(
     }
     values.update(overrides)
     return SinkSettings.model_validate(values)
+
+
+def client_settings(monkeypatch: pytest.MonkeyPatch, url: str, **values: object) -> SinkSettings:
+    """The sink's settings for a PutEvents endpoint at `url`, credentials in the environment:
+    what `build_client` needs, without Kafka."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    return SinkSettings.model_validate(
+        {"aws_personalize_tracking_id": "t1", "personalize_endpoint_url": url, **values}
+    )
 
 
 def committed(settings: SinkSettings) -> int:

@@ -20,6 +20,7 @@ from botocore.exceptions import (
 
 from pipeline.broker import free_port
 from sinks.keepalive_http import KeepAliveHTTP
+from tests.integration.sink_helpers import client_settings
 from tests.kafka_fixture import wait_for
 
 
@@ -223,20 +224,15 @@ def test_the_sinks_client_trusts_what_aws_ca_bundle_names(
     tls_server: tuple[_Server, Path], monkeypatch: pytest.MonkeyPatch, choice: str
 ) -> None:
     """As boto3 does: AWS_CA_BUNDLE (e.g. a corporate CA) is what TLS verifies against."""
-    from sinks import SinkSettings
     from sinks.personalize_client import build_client
     from sinks.rate_limit import RateLimiter
 
     server, cert_file = tls_server
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    settings = SinkSettings.model_validate(
-        {
-            "aws_personalize_tracking_id": "t1",
-            "personalize_endpoint_url": f"https://127.0.0.1:{server.server_address[1]}",
-            "sink_put_events_client": choice,
-            "sink_max_attempts": 1,
-        }
+    settings = client_settings(
+        monkeypatch,
+        f"https://127.0.0.1:{server.server_address[1]}",
+        sink_put_events_client=choice,
+        sink_max_attempts=1,
     )
     request = {"trackingId": "t1", "sessionId": "s", "eventList": []}
     monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)

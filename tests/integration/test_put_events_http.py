@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from pipeline.broker import free_port
 from sinks.put_events_http import LeanPutEvents, put_events_body
 from sinks.rate_limit import RateLimiter
+from tests.integration.sink_helpers import client_settings
 from tests.personalize_fixture import RunningEmulator
 
 # Whole seconds, micro- and milliseconds: botocore writes each differently (int or float).
@@ -62,17 +63,6 @@ def _client(url: str, attempts: int = 2, proxies: dict[str, str] | None = None) 
         config=Config(
             retries={"mode": "standard", "total_max_attempts": attempts}, proxies=proxies
         ),
-    )
-
-
-def _sink_settings(monkeypatch: pytest.MonkeyPatch, url: str, **values: object) -> Any:
-    """The sink's settings for the emulator at `url`, with credentials in the environment."""
-    from sinks import SinkSettings
-
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    return SinkSettings.model_validate(
-        {"aws_personalize_tracking_id": "t1", "personalize_endpoint_url": url, **values}
     )
 
 
@@ -152,7 +142,7 @@ def test_each_retry_takes_a_token_the_first_attempt_is_the_callers(
             tokens.append(1)
             return 0.0
 
-    settings = _sink_settings(
+    settings = client_settings(
         monkeypatch,
         personalize_emulator.url,
         sink_put_events_client=choice,
@@ -181,7 +171,7 @@ def test_setting_chooses_the_client_and_both_deliver(
 ) -> None:
     from sinks.personalize_client import build_client
 
-    settings = _sink_settings(monkeypatch, personalize_emulator.url, sink_put_events_client=choice)
+    settings = client_settings(monkeypatch, personalize_emulator.url, sink_put_events_client=choice)
     sender = build_client(settings, RateLimiter(1000.0))
     assert isinstance(sender, LeanPutEvents) == (choice == "lean")
     sender.put_events(**REQUESTS[0])
