@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.broker import EmbeddedKafka, free_port
 from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
 
@@ -50,7 +50,7 @@ class LocalStack:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     history_dir: Path = field(default_factory=lambda: Path(".history").resolve())
-    _broker: EmbeddedBroker | None = None
+    _broker: EmbeddedKafka | None = None
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _data_dir: tempfile.TemporaryDirectory[str] | None = None
 
@@ -95,7 +95,7 @@ class LocalStack:
     def start(self, timeout: float = 60.0) -> "LocalStack":
         self._data_dir = tempfile.TemporaryDirectory(prefix="pipeline-dev-")
         if self.bootstrap is None:
-            self._broker = EmbeddedBroker().start()
+            self._broker = EmbeddedKafka().start()
             self.bootstrap = self._broker.bootstrap_servers
         env = self.env()
         ensure_topics(KafkaSettings(kafka_bootstrap_servers=self.bootstrap))
