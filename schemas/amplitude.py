@@ -38,14 +38,14 @@ MIN_TIME_MS = 1_000_000_000_000
 MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last instant datetime holds
 TIME_FIELDS = ("time", "event_time", "client_event_time", "server_received_time")
 
-# Magnitude rule for a numeric time: [low, high) -> ms per unit. Each range, read in its unit,
+# Magnitude rule for a numeric time: [low, high) -> (multiplier, divisor) to ms. Each range, read in its unit,
 # starts at the window's floor (2001-09-09) and ends past year 5000; values between the ranges
 # or outside them are no plausible time in any unit and are refused.
 _MAGNITUDES = (
-    (1e9, 1e11, 1000.0),  # seconds: 10-11 digits
-    (1e12, 1e14, 1.0),  # milliseconds: 13-14 digits (Amplitude's unit)
-    (1e15, 1e17, 0.001),  # microseconds: 16-17 digits
-    (1e18, 1e20, 0.000001),  # nanoseconds: 19-20 digits
+    (10**9, 10**11, 1000, 1),  # seconds: 10-11 digits
+    (10**12, 10**14, 1, 1),  # milliseconds: 13-14 digits (Amplitude's unit)
+    (10**15, 10**17, 1, 1000),  # microseconds: 16-17 digits
+    (10**18, 10**20, 1, 1_000_000),  # nanoseconds: 19-20 digits
 )
 _MAX_TIME_TEXT = 64  # a longer time value is refused unread (no 400-digit number is parsed)
 _TIME_STRING = re.compile(
@@ -200,10 +200,9 @@ def normalize(raw: bytes, now_ms: int, max_future_ms: int) -> NormalizedEvent:
 
 def _event_time(fields: _Fields) -> tuple[int | None, str | None]:
     for name in TIME_FIELDS:
-        raw: msgspec.Raw = getattr(fields, name)
-        if not raw or raw == b"null":
+        text = bytes(getattr(fields, name))
+        if not text or text == b"null":
             continue
-        text = bytes(raw)
         if len(text) > _MAX_TIME_TEXT:
             raise InvalidEvent("invalid_time", f"{name}: {text[:_MAX_TIME_TEXT]!r}... (too long)")
         try:
@@ -238,11 +237,11 @@ def epoch_ms(value: int | float) -> int:
     Amplitude's HTTP API takes ms; seconds (1700000000) and microseconds are common sender
     mistakes, and reading them as ms would put the event in 1970 or past year 9999.
     """
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{value!r} is not a finite number")
-    for low, high, to_ms in _MAGNITUDES:
+    for low, high, multiplier, divisor in _MAGNITUDES:
         if low <= value < high:
-            ms = int(value * to_ms) if to_ms != 1.0 else int(value)
+            ms = int(value * multiplier // divisor)  # exact for ints, floors floats
             if ms < MIN_TIME_MS or ms > MAX_TIME_MS:
                 break
             return ms
