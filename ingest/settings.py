@@ -39,8 +39,9 @@ class IngestSettings(KafkaSettings):
         default=None,
         description=(
             "Comma-separated API keys accepted in an HTTP V2 body's `api_key` as the credential "
-            "(Amplitude's SDKs can send no header: point their server_url at the webhook). A "
-            "request with the shared secret needs no key; the HMAC, when set, is still required."
+            "(Amplitude's SDKs can send no header: point their server_url at the webhook); "
+            "empty: none. A request with the shared secret needs no key; the HMAC, when set, is "
+            "still required."
         ),
     )
     ingest_allow_unauthenticated: bool = Field(
@@ -99,7 +100,7 @@ class IngestSettings(KafkaSettings):
                 "AMPLITUDE_WEBHOOK_SECRET is not set: set it (and give it to Amplitude as a "
                 "header), or set INGEST_ALLOW_UNAUTHENTICATED=true to accept unauthenticated posts"
             )
-        for name in ("amplitude_webhook_secret", "ingest_hmac_secret", "ingest_api_keys"):
+        for name in ("amplitude_webhook_secret", "ingest_hmac_secret"):
             secret = getattr(self, name)
             if secret is not None and not secret.get_secret_value():
                 raise ValueError(f"{name.upper()} is set but empty")

@@ -38,9 +38,9 @@ MIN_TIME_MS = 1_000_000_000_000
 MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last instant datetime holds
 TIME_FIELDS = ("time", "event_time", "client_event_time", "server_received_time")
 
-# Magnitude rule for a numeric time: [low, high) -> (multiplier, divisor) to ms. Each range, read in its unit,
-# starts at the window's floor (2001-09-09) and ends past year 5000; values between the ranges
-# or outside them are no plausible time in any unit and are refused.
+# Magnitude rule for a numeric time: [low, high) -> (multiplier, divisor) to ms. Each range,
+# read in its unit, starts at the window's floor (2001-09-09) and ends past year 5000; values
+# between the ranges or outside them are no plausible time in any unit and are refused.
 _MAGNITUDES = (
     (10**9, 10**11, 1000, 1),  # seconds: 10-11 digits
     (10**12, 10**14, 1, 1),  # milliseconds: 13-14 digits (Amplitude's unit)
