@@ -10,8 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from schemas import RuleSet
-from schemas.amplitude import InvalidEvent, NormalizedEvent, normalize, scoped_id
+from schemas import InvalidEvent, NormalizedEvent, RuleSet, normalize, scoped_id
 from streams.records import InteractionRecord
 
 IMPRESSION_PROPERTIES = ("impression", "item_ids")
