@@ -20,7 +20,12 @@ _EVENT: dict[str, Any] = {
         "user_id": {"type": "string", "minLength": 1},
         "device_id": {"type": "string", "minLength": 1},
         "insert_id": {"type": "string"},
-        "time": {"type": "integer"},
+        "$insert_id": {"type": "string", "description": "The Export format's insert_id."},
+        "time": {"type": "integer", "description": "ms since the epoch (HTTP API)."},
+        "event_time": {
+            "type": "string",
+            "description": 'Export format / webhook default payload: "2022-02-28 20:07:01.795".',
+        },
         "session_id": {"type": "integer"},
         "event_properties": {"type": "object"},
         "user_properties": {"type": "object"},

@@ -99,8 +99,7 @@ def test_amplitudes_python_sdk_is_a_client_of_the_webhook(stack: LocalStack) -> 
 
     config = Config(
         server_url=f"http://127.0.0.1:{stack.ports.ingest}/webhooks/amplitude",
-        callback=on_sent,
-        flush_queue_size=5,
+        callback=on_sent,  # how a user sees the outcome; nothing else is configured
     )
     client = Amplitude(api_key, config)
     kinds = [
