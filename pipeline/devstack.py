@@ -21,6 +21,7 @@ from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
 
 DEV_SECRET = "dev-secret-change-me"
+DEV_API_KEY = "dev-api-key-change-me"  # for Amplitude's SDKs: the api_key of an HTTP V2 body
 DEV_TRACKING_ID = "local-tracker"
 # The emulator's default campaigns (emulator.EmulatorSettings.campaign_arns).
 DEV_CAMPAIGN_ARN = "arn:aws:personalize:us-east-1:000000000000:campaign/local-user-personalization"
@@ -61,6 +62,7 @@ class LocalStack:
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "AMPLITUDE_WEBHOOK_SECRET": os.environ.get("AMPLITUDE_WEBHOOK_SECRET", DEV_SECRET),
+            "INGEST_API_KEYS": os.environ.get("INGEST_API_KEYS", DEV_API_KEY),
             "AWS_PERSONALIZE_TRACKING_ID": os.environ.get(
                 "AWS_PERSONALIZE_TRACKING_ID", DEV_TRACKING_ID
             ),
@@ -176,6 +178,8 @@ def main() -> None:
         env = stack.env()
         secret = env["AMPLITUDE_WEBHOOK_SECRET"]
         shown = secret if secret == DEV_SECRET else "<your AMPLITUDE_WEBHOOK_SECRET>"
+        api_key = env["INGEST_API_KEYS"]
+        shown_key = api_key if api_key == DEV_API_KEY else "<one of your INGEST_API_KEYS>"
         emu = f"http://127.0.0.1:{stack.ports.emulator}"
         print(
             f"""
@@ -183,6 +187,7 @@ pipeline running (Ctrl-C stops everything)
   kafka              {stack.bootstrap}{"  (embedded Tansu, memory only)" if stack._broker else ""}
   ingest webhook     http://127.0.0.1:{stack.ports.ingest}/webhooks/amplitude
                      Authorization: Bearer {shown}
+                     Amplitude SDKs: server_url=<that URL>, api_key {shown_key}
   ingest metrics     http://127.0.0.1:{stack.ports.ingest}/metrics
   streams metrics    http://127.0.0.1:{stack.ports.streams_web}/metrics
   sink metrics       http://127.0.0.1:{stack.ports.sink_status}/metrics

@@ -24,7 +24,7 @@ MAX_FILTERED_LABELS = 200
 
 @dataclass
 class SeenEntries:
-    """The insert ids a batch emitted, by source partition, and when."""
+    """The dedup keys (actor, insert id) a batch emitted, by source partition, and when."""
 
     now_ms: int
     by_partition: dict[int, list[bytes]]
@@ -80,14 +80,14 @@ class BatchProcessor:
         encode = interaction_encoder.encode
         observe_lag = metrics.LAG.observe
         now_ms = int(time.time() * 1000)
-        events_in = duplicates = 0
+        events_in = duplicates = untimed = 0
         out: Counter[str] = Counter()
         filtered: Counter[str] = Counter()
         dead: Counter[str] = Counter()
         entries = SeenEntries(now_ms, {})
         for partition, key, value in batch:
             events_in += 1
-            outcome = weigh(value)
+            outcome = weigh(value, now_ms)
             if isinstance(outcome, Filtered):
                 filtered[outcome.event_type] += 1
                 continue
@@ -104,17 +104,19 @@ class BatchProcessor:
                     ],
                 )
                 continue
-            interaction = outcome.interaction
-            if interaction.insert_id:
-                insert_id = interaction.insert_id.encode()
-                if seen(insert_id, now_ms):
+            interaction, dedup_key = outcome.interaction, outcome.dedup_key
+            if dedup_key is not None:  # (actor, insert id): two users' equal ids are not one
+                if seen(dedup_key, now_ms):
                     duplicates += 1
                     continue
-                remember(insert_id, now_ms)
-                entries.by_partition.setdefault(partition, []).append(insert_id)
+                remember(dedup_key, now_ms)
+                entries.by_partition.setdefault(partition, []).append(dedup_key)
+            untimed += outcome.untimed
             produce(to.interactions, encode(interaction), interaction.key.encode())
             out[interaction.event_type] += 1
             observe_lag(max(0.0, now_ms / 1000 - interaction.timestamp_ms / 1000))
+        if untimed:
+            metrics.UNTIMED.inc(untimed)
         self._count(events_in, duplicates, out, filtered, dead)
         return entries
 

@@ -98,7 +98,8 @@ def test_a_batch_is_sorted_into_outputs_and_counters(
     assert len({r["key"] for r in changelog}) == 2  # unique keys: never compacted away
     recovered = SeenInsertIds(86400)
     assert recovered.load(r["value"] for r in changelog) == 3
-    assert all(recovered.seen(i, entries.now_ms) for i in (b"a", b"c", b"d"))
+    # The keys are (actor, insert id): "u" + the user id's length + ":" + user id + insert id.
+    assert all(recovered.seen(i, entries.now_ms) for i in (b"u2:u1a", b"u2:u2c", b"u2:u1d"))
     (dead,) = output.on("dlq")
     assert dead["value"] == b"{not json" and dead["key"] == b"u1"
     assert dict(dead["headers"])["dead_letter_reason"] == b"undecodable_json"
@@ -115,3 +116,27 @@ def test_filtered_labels_are_bounded(processor: BatchProcessor) -> None:
     before = sample("streams_events_filtered_total", event_type="other")
     processor.process((0, b"u", event(name, None)) for name in names)
     assert sample("streams_events_filtered_total", event_type="other") - before == 5
+
+
+def test_equal_insert_ids_of_two_users_are_two_interactions(
+    processor: BatchProcessor, output: FakeOutput
+) -> None:
+    processor.process(
+        [
+            (0, b"alice", event("click", "same", user="alice")),
+            (1, b"bob", event("click", "same", user="bob")),
+            (0, b"alice", event("click", "same", user="alice")),  # alice's retry
+        ]
+    )
+    out = [orjson.loads(r["value"]) for r in output.on("out")]
+    assert [o["user_id"] for o in out] == ["alice", "bob"]
+    assert out[0]["event_id"] != out[1]["event_id"]  # Personalize's eventId: scoped the same way
+
+
+def test_events_without_a_time_are_counted(processor: BatchProcessor) -> None:
+    before = sample("streams_events_without_time_total")
+    timeless = orjson.dumps(
+        {"event_type": "click", "user_id": "u", "event_properties": {"item_id": "i"}}
+    )
+    processor.process([(0, b"u", timeless), (0, b"u", event("click", "t1"))])
+    assert sample("streams_events_without_time_total") - before == 1
