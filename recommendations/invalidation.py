@@ -62,5 +62,6 @@ class InvalidationListener:
             user, weight = record.get("user_id"), float(record.get("weight", 0))
         except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
             return  # not ours to judge: the sink dead-letters malformed interactions
-        if user and weight >= self._settings.recommendations_invalidate_weight:
+        # Negative feedback too: the filter hides the item at once, so should the cache.
+        if user and (weight >= self._settings.recommendations_invalidate_weight or weight < 0):
             self._invalidate(user)
