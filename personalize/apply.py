@@ -201,6 +201,22 @@ class _Applier:
                 "a solution's recipe cannot change: rename the dataset group's solution "
                 "(delete it, or apply with another PERSONALIZE_DATASET_GROUP_NAME)",
             )
+        planned_auto = request.input["performAutoTraining"]
+        auto_config = orjson.dumps(
+            {"autoTrainingConfig": request.input["solutionConfig"].get("autoTrainingConfig")}
+        ).decode()
+        if solution.get("performAutoTraining", True) != planned_auto:
+            same = False
+            self._differs(
+                "solution",
+                request.name,
+                "performAutoTraining",
+                planned_auto,
+                solution.get("performAutoTraining", True),
+                f"aws personalize update-solution --solution-arn {arn} "
+                f"--{'' if planned_auto else 'no-'}perform-auto-training"
+                + (f" --solution-update-config '{auto_config}'" if planned_auto else ""),
+            )
         planned = _event_parameters(request.input.get("solutionConfig", {}))
         actual = _event_parameters(solution.get("solutionConfig", {}))
         if not _same_parameters(planned, actual):

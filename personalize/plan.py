@@ -157,6 +157,10 @@ def build_plan(
         for t in types
         if t.role == "training"
     ]
+    solution_config: dict[str, Any] = {"eventsConfig": {"eventParametersList": parameters}}
+    auto_days = rules.personalize.auto_training_days
+    if auto_days is not None:
+        solution_config["autoTrainingConfig"] = {"schedulingExpression": f"rate({auto_days} days)"}
     requests = [
         PlannedRequest("dataset_group", "CreateDatasetGroup", {"name": group}),
         PlannedRequest(
@@ -189,7 +193,9 @@ def build_plan(
                 "name": f"{group}-user-personalization-v2",
                 "recipeArn": RECIPE_ARN,
                 "datasetGroupArn": group_arn,
-                "solutionConfig": {"eventsConfig": {"eventParametersList": parameters}},
+                # Explicit: AWS's default (true, every 7 days) trains, and bills, unasked.
+                "performAutoTraining": auto_days is not None,
+                "solutionConfig": solution_config,
             },
         ),
     ]

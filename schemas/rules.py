@@ -69,6 +69,12 @@ class PersonalizeOptions(BaseModel):
         default_factory=list,
         description="Optional second filter: also exclude items the user acted on with these.",
     )
+    auto_training_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=30,
+        description="Retrain every N days (Personalize's automatic training); default: off.",
+    )
 
 
 class RuleSet(BaseModel):

@@ -39,6 +39,7 @@ def test_weights_follow_the_rules_and_leave_negatives_out() -> None:
     rules = load_rules()
     solution = build_plan(rules, "g").request("solution").input
     assert solution["recipeArn"] == RECIPE_ARN
+    assert solution["performAutoTraining"] is False  # not AWS's default: training is asked for
     parameters = solution["solutionConfig"]["eventsConfig"]["eventParametersList"]
     assert [(p["eventType"], p["weight"]) for p in parameters] == [
         ("donate", 1.0),  # 3.0 / 3.0
@@ -89,13 +90,18 @@ def test_explicit_choices_and_the_engaged_filter(tmp_path: Path) -> None:
     path.write_text(
         (Path(__file__).parents[2] / "schemas" / "default_rules.toml").read_text()
         + "[personalize]\nweights = { click = 0.5 }\nthresholds = { view = 0.6 }\n"
-        + 'exclude_engaged_event_types = ["donate"]\n'
+        + 'exclude_engaged_event_types = ["donate"]\nauto_training_days = 3\n'
     )
     plan = build_plan(load_rules(path), "g")
     parameters = plan.request("solution").input["solutionConfig"]["eventsConfig"][
         "eventParametersList"
     ]
     by_type = {p["eventType"]: p for p in parameters}
+    solution = plan.request("solution").input
+    assert solution["performAutoTraining"] is True
+    assert solution["solutionConfig"]["autoTrainingConfig"] == {
+        "schedulingExpression": "rate(3 days)"
+    }
     assert by_type["click"]["weight"] == 0.5
     assert by_type["view"]["eventValueThreshold"] == 0.6  # only scroll_impression (0.7) trains
     assert [f.input["filterExpression"] for f in plan.filters()][1] == (
