@@ -108,8 +108,10 @@ class _Applier:
     def _dataset_group(self, request: PlannedRequest) -> str:
         found = self._by_name("list_dataset_groups", "datasetGroups", request.name)
         if found:
-            self._unchanged("dataset_group", request.name, found["datasetGroupArn"])
-            return str(found["datasetGroupArn"])
+            arn = str(found["datasetGroupArn"])
+            self._wait("describe_dataset_group", {"datasetGroupArn": arn}, "datasetGroup")
+            self._unchanged("dataset_group", request.name, arn)
+            return arn
         arn = self._create("dataset_group", request)["datasetGroupArn"]
         self._wait("describe_dataset_group", {"datasetGroupArn": arn}, "datasetGroup")
         return str(arn)
@@ -143,7 +145,7 @@ class _Applier:
             self._wait("describe_dataset", {"datasetArn": arn}, "dataset")
             return
         arn = found["datasetArn"]
-        dataset = self._client.describe_dataset(datasetArn=arn)["dataset"]
+        dataset = self._wait("describe_dataset", {"datasetArn": arn}, "dataset")
         same = True
         for key, planned, remedy in (
             ("name", request.name, "keep it (datasets cannot be renamed) or delete it"),
