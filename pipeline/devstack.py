@@ -21,7 +21,7 @@ from pathlib import Path
 
 from personalize import PersonalizeSetupSettings
 from personalize.apply import ApplyReport, apply_plan
-from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.broker import EmbeddedKafka, free_port
 from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
 
@@ -55,7 +55,7 @@ class LocalStack:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     history_dir: Path = field(default_factory=lambda: Path(".history").resolve())
-    _broker: EmbeddedBroker | None = None
+    _broker: EmbeddedKafka | None = None
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _data_dir: tempfile.TemporaryDirectory[str] | None = None
     _personalize: ApplyReport | None = None
@@ -106,7 +106,7 @@ class LocalStack:
     def start(self, timeout: float = 60.0) -> "LocalStack":
         self._data_dir = tempfile.TemporaryDirectory(prefix="pipeline-dev-")
         if self.bootstrap is None:
-            self._broker = EmbeddedBroker().start()
+            self._broker = EmbeddedKafka().start()
             self.bootstrap = self._broker.bootstrap_servers
         ensure_topics(KafkaSettings(kafka_bootstrap_servers=self.bootstrap))
         self._spawn("emulator", self.env())
