@@ -2,6 +2,9 @@
 
 `make run` runs `main()` in the foreground; the end-to-end tests use `LocalStack` directly.
 Each service runs as its own process, exactly as deployed, configured only by environment.
+Before the other services start, the Personalize plan is applied to the emulator (as
+`pipeline personalize apply` would to AWS), so its solution weights rank and its
+negative-feedback filter is the recommendations API's default filter.
 """
 
 import os
@@ -16,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from personalize import PersonalizeSetupSettings
+from personalize.apply import ApplyReport, apply_plan
 from pipeline.broker import EmbeddedKafka, free_port
 from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
@@ -54,6 +59,7 @@ class LocalStack:
     _broker: EmbeddedKafka | None = None
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _data_dir: tempfile.TemporaryDirectory[str] | None = None
+    _personalize: ApplyReport | None = None
 
     def env(self) -> dict[str, str]:
         assert self.bootstrap is not None
@@ -64,7 +70,12 @@ class LocalStack:
             "AMPLITUDE_WEBHOOK_SECRET": os.environ.get("AMPLITUDE_WEBHOOK_SECRET", DEV_SECRET),
             "INGEST_API_KEYS": os.environ.get("INGEST_API_KEYS", DEV_API_KEY),
             "AWS_PERSONALIZE_TRACKING_ID": os.environ.get(
-                "AWS_PERSONALIZE_TRACKING_ID", DEV_TRACKING_ID
+                "AWS_PERSONALIZE_TRACKING_ID",
+                (self._personalize and self._personalize.tracking_id) or DEV_TRACKING_ID,
+            ),
+            "AWS_PERSONALIZE_FILTER_ARN": os.environ.get(
+                "AWS_PERSONALIZE_FILTER_ARN",
+                (self._personalize and self._personalize.negative_filter_arn) or "",
             ),
             "PERSONALIZE_ENDPOINT_URL": os.environ.get(
                 "PERSONALIZE_ENDPOINT_URL", f"http://127.0.0.1:{self.ports.emulator}"
@@ -99,12 +110,34 @@ class LocalStack:
         if self.bootstrap is None:
             self._broker = EmbeddedKafka().start()
             self.bootstrap = self._broker.bootstrap_servers
-        env = self.env()
         ensure_topics(KafkaSettings(kafka_bootstrap_servers=self.bootstrap))
-        for name in ("emulator", "ingest", "streams", "sink", "recommendations", "history"):
+        self._spawn("emulator", self.env())
+        self.wait_ready(timeout, only=("emulator",))
+        self._personalize = self._set_up_personalize(self.env())
+        env = self.env()
+        for name in ("ingest", "streams", "sink", "recommendations", "history"):
             self._spawn(name, env)
         self.wait_ready(timeout)
         return self
+
+    def _set_up_personalize(self, env: dict[str, str]) -> ApplyReport:
+        """`pipeline personalize apply` against the emulator, with the streams stage's rules."""
+        import boto3
+
+        from schemas import load_rules
+
+        settings = PersonalizeSetupSettings(
+            personalize_api_endpoint_url=f"http://127.0.0.1:{self.ports.emulator}",
+            streams_rules_path=env.get("STREAMS_RULES_PATH") or None,
+        )
+        client = boto3.client(
+            "personalize",
+            region_name=settings.aws_region,
+            endpoint_url=settings.personalize_api_endpoint_url,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+        return apply_plan(client, load_rules(settings.streams_rules_path), settings)
 
     def _spawn(self, name: str, env: dict[str, str]) -> None:
         output = None
@@ -118,8 +151,9 @@ class LocalStack:
             stderr=subprocess.STDOUT if output else None,
         )
 
-    def wait_ready(self, timeout: float) -> None:
-        """Wait until every service answers its probe (the sink: until it holds partitions)."""
+    def wait_ready(self, timeout: float, only: tuple[str, ...] | None = None) -> None:
+        """Wait until every service (or those in `only`) answers its probe (the sink: until it
+        holds partitions)."""
         probes = {
             "emulator": f"http://127.0.0.1:{self.ports.emulator}/healthz",
             "ingest": f"http://127.0.0.1:{self.ports.ingest}/readyz",
@@ -130,6 +164,8 @@ class LocalStack:
         }
         deadline = time.monotonic() + timeout
         for name, url in probes.items():
+            if only is not None and name not in only:
+                continue
             while not answers_ok(url):
                 self.check_alive()
                 if time.monotonic() > deadline:
@@ -194,6 +230,7 @@ pipeline running (Ctrl-C stops everything)
   recommendations    http://127.0.0.1:{stack.ports.recommendations}/recommendations/<user_id>
                      http://127.0.0.1:{stack.ports.recommendations}/similar-items/<item_id>
   history (CSV)      {env["HISTORY_TARGET"]}  (files roll every {env["HISTORY_ROLL_SECONDS"]}s)
+  personalize plan   applied to the emulator; filter {env["AWS_PERSONALIZE_FILTER_ARN"]}
   emulator           http://127.0.0.1:{stack.ports.emulator}/_emulator/put-events
                      faults: curl -d '{{"throttle_rate":0.3}}' {emu}/_emulator/faults
 """,
