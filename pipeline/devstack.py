@@ -2,6 +2,8 @@
 
 `make run` runs `main()` in the foreground; the end-to-end tests use `LocalStack` directly.
 Each service runs as its own process, exactly as deployed, configured only by environment.
+On a cluster it did not start (`KAFKA_BOOTSTRAP_SERVERS`) every topic and consumer group it
+uses is its own, so a local or test run never reads production's events nor commits its offsets.
 """
 
 import os
@@ -12,6 +14,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +22,9 @@ from pathlib import Path
 from pipeline.broker import EmbeddedKafka, free_port
 from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
+from sinks.history_settings import HistorySettings
+from sinks.settings import SinkSettings
+from streams.settings import StreamsSettings
 
 DEV_SECRET = "dev-secret-change-me"
 DEV_TRACKING_ID = "local-tracker"
@@ -41,6 +47,27 @@ class Ports:
         return cls(*(free_port() for _ in range(6)))
 
 
+def run_names(suffix: str) -> dict[str, str]:
+    """Every topic and consumer-group setting of the services, as `<default>.<suffix>`: names
+    no deployment uses. Explicit, so no name the user exported (a production one) leaks in."""
+    defaults = {
+        "RAW_TOPIC": KafkaSettings.model_fields["raw_topic"].default,
+        "INTERACTIONS_TOPIC": KafkaSettings.model_fields["interactions_topic"].default,
+        "RAW_DEAD_LETTER_TOPIC": KafkaSettings.model_fields["raw_dead_letter_topic"].default,
+        "INTERACTIONS_DEAD_LETTER_TOPIC": KafkaSettings.model_fields[
+            "interactions_dead_letter_topic"
+        ].default,
+        "STREAMS_APP_ID": StreamsSettings.model_fields["streams_app_id"].default,  # + changelog
+        "SINK_GROUP_ID": SinkSettings.model_fields["sink_group_id"].default,
+        "HISTORY_GROUP_ID": HistorySettings.model_fields["history_group_id"].default,
+    }
+    names = {variable: f"{name}.{suffix}" for variable, name in defaults.items()}
+    names["SINK_DELIVERY_LOG_TOPIC"] = (
+        f"{names['INTERACTIONS_TOPIC']}.{names['SINK_GROUP_ID']}.delivered"
+    )
+    return names
+
+
 @dataclass
 class LocalStack:
     """Start the services as child processes against `bootstrap` (or an embedded broker)."""
@@ -53,6 +80,8 @@ class LocalStack:
     _broker: EmbeddedKafka | None = None
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _data_dir: tempfile.TemporaryDirectory[str] | None = None
+    # Topic and group names of this run; empty on the embedded broker (nobody else's there).
+    names: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         assert self.bootstrap is not None
@@ -88,17 +117,27 @@ class LocalStack:
             "HISTORY_TARGET": os.environ.get("HISTORY_TARGET", f"file://{self.history_dir}"),
             "HISTORY_ROLL_SECONDS": os.environ.get("HISTORY_ROLL_SECONDS", "10"),
             "HISTORY_STATUS_PORT": str(self.ports.history_status),
+            **self.names,
         }
         env.update(self.extra_env)
         return env
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        """The run's broker and topic names, as its services see them."""
+        assert self.bootstrap is not None
+        topics = {name.lower(): value for name, value in self.names.items() if name in _TOPIC_NAMES}
+        return KafkaSettings(kafka_bootstrap_servers=self.bootstrap, **topics)
 
     def start(self, timeout: float = 60.0) -> "LocalStack":
         self._data_dir = tempfile.TemporaryDirectory(prefix="pipeline-dev-")
         if self.bootstrap is None:
             self._broker = EmbeddedKafka().start()
             self.bootstrap = self._broker.bootstrap_servers
+        else:  # someone else's cluster, perhaps production's: use names of this run's own
+            self.names = run_names(f"dev-{uuid.uuid4().hex[:8]}")
         env = self.env()
-        ensure_topics(KafkaSettings(kafka_bootstrap_servers=self.bootstrap))
+        ensure_topics(self.kafka)
         for name in ("emulator", "ingest", "streams", "sink", "recommendations", "history"):
             self._spawn(name, env)
         self.wait_ready(timeout)
@@ -156,6 +195,14 @@ class LocalStack:
             self._data_dir.cleanup()
 
 
+_TOPIC_NAMES = {
+    "RAW_TOPIC",
+    "INTERACTIONS_TOPIC",
+    "RAW_DEAD_LETTER_TOPIC",
+    "INTERACTIONS_DEAD_LETTER_TOPIC",
+}
+
+
 def answers_ok(url: str) -> bool:
     """True when `url` answers 200 within a second (a service's probe)."""
     try:
@@ -177,11 +224,14 @@ def main() -> None:
         secret = env["AMPLITUDE_WEBHOOK_SECRET"]
         shown = secret if secret == DEV_SECRET else "<your AMPLITUDE_WEBHOOK_SECRET>"
         emu = f"http://127.0.0.1:{stack.ports.emulator}"
+        own = ""
+        if stack.names:
+            own = f"  topics (this run's) {', '.join(stack.kafka.all_topics)}\n"
         print(
             f"""
 pipeline running (Ctrl-C stops everything)
   kafka              {stack.bootstrap}{"  (embedded Tansu, memory only)" if stack._broker else ""}
-  ingest webhook     http://127.0.0.1:{stack.ports.ingest}/webhooks/amplitude
+{own}  ingest webhook     http://127.0.0.1:{stack.ports.ingest}/webhooks/amplitude
                      Authorization: Bearer {shown}
   ingest metrics     http://127.0.0.1:{stack.ports.ingest}/metrics
   streams metrics    http://127.0.0.1:{stack.ports.streams_web}/metrics

@@ -7,6 +7,7 @@ compose file's own, so a setting it lacks (log.dirs on the volume, say) is missi
 """
 
 import re
+import shutil
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -76,10 +77,13 @@ class ComposeKafka(EmbeddedKafka):
     """One embedded node whose server.properties is the compose service's, mapped to this
     machine: container host names and ports to loopback ports, volume paths to directories."""
 
-    def __init__(self, properties: Mapping[str, str], volumes: Mapping[str, Path]) -> None:
+    def __init__(
+        self, properties: Mapping[str, str], volumes: Mapping[str, Path], container: Path
+    ) -> None:
         super().__init__(brokers=1)
         self.compose_properties = dict(properties)
         self.volumes = dict(volumes)
+        self.container = container  # the container's own filesystem: gone with the container
         self.node_directory: Path | None = None
         self.mapped: dict[str, str] = {}
 
@@ -96,10 +100,11 @@ class ComposeKafka(EmbeddedKafka):
             return f"{match['lead']}{self.host}:{port}"
 
         def on_this_machine(item: str) -> str:
+            """A path in the container: on its volume's directory, else in the container's."""
             for inside, outside in self.volumes.items():
                 if item == inside or item.startswith(f"{inside}/"):
                     return f"{outside}{item.removeprefix(inside)}"
-            return item
+            return str(self.container / item.lstrip("/")) if item.startswith("/") else item
 
         self.mapped = {
             key: ",".join(
@@ -107,13 +112,23 @@ class ComposeKafka(EmbeddedKafka):
             )
             for key, value in self.compose_properties.items()
         }
+        if "log.dirs" not in self.mapped and "log.dir" not in self.mapped:
+            # Kafka's own default, /tmp/kafka-logs: in the container, on no volume.
+            return {**self.mapped, "log.dirs": str(self.container / "tmp" / "kafka-logs")}
         return self.mapped
+
+    @property
+    def data_volume(self) -> Path:
+        """The directory of the service's one named volume."""
+        (directory,) = self.volumes.values()
+        return directory
 
 
 @pytest.fixture(scope="module")
 def compose_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeKafka]:
     volumes = volume_paths(KAFKA, tmp_path_factory.mktemp("volumes"))
-    broker = ComposeKafka(image_properties(KAFKA["environment"]), volumes)
+    container = tmp_path_factory.mktemp("container")
+    broker = ComposeKafka(image_properties(KAFKA["environment"]), volumes, container)
     with broker:
         yield broker
 
@@ -166,8 +181,7 @@ def test_the_broker_runs_the_compose_files_configuration(compose_kafka: ComposeK
         assert running[name].value == value, name
         assert running[name].source == ConfigSource.STATIC_BROKER_CONFIG.value, name
     # The settings a deployment relies on, by name, as Kafka reports them.
-    volume = compose_kafka.volumes[KAFKA["environment"]["KAFKA_LOG_DIRS"]]
-    assert running["log.dirs"].value == str(volume)
+    assert running["log.dirs"].value == str(compose_kafka.data_volume)
     assert running["auto.create.topics.enable"].value == "false"
     assert running["process.roles"].value == "broker,controller"
 
@@ -182,7 +196,7 @@ def test_data_and_metadata_live_on_the_volume_and_survive_a_new_container(
     assert producer.flush(30) == 0
     del producer  # not left reconnecting while the broker restarts
 
-    volume = compose_kafka.volumes[KAFKA["environment"]["KAFKA_LOG_DIRS"]]
+    volume = compose_kafka.data_volume
     assert (volume / "meta.properties").exists()  # formatted once; the image keeps it
     assert (volume / "__cluster_metadata-0").is_dir()
     assert any(volume.glob(f"{settings.raw_topic}-*"))
@@ -193,7 +207,8 @@ def test_data_and_metadata_live_on_the_volume_and_survive_a_new_container(
     for path in compose_kafka.node_directory.iterdir():
         if path.is_file() and path.name != "server.properties":
             path.unlink()
-    assert not (compose_kafka.node_directory / "data").exists()  # nothing went elsewhere
+    shutil.rmtree(compose_kafka.container)
+    compose_kafka.container.mkdir()
     compose_kafka.start_node(1)
 
     consumer = Consumer(
