@@ -51,13 +51,14 @@ class KafkaSettings(BaseSettings):
             "compose file); on a production cluster use 3, so a broker can fail."
         ),
     )
-    topic_min_insync_replicas: int = Field(
-        default=1,
+    topic_min_insync_replicas: int | None = Field(
+        default=None,
         ge=1,
         description=(
             "min.insync.replicas of the created topics: with acks=all a write succeeds only "
             "once this many replicas hold it (ingest answers 503 below it). At most the "
-            "replication factor; 2 with a replication factor of 3."
+            "replication factor; 2 with a replication factor of 3. Unset: the cluster's own "
+            "min.insync.replicas, so a cluster set to 2 is never weakened by a default here."
         ),
     )
     raw_topic_retention_hours: float = Field(
@@ -87,7 +88,8 @@ class KafkaSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _min_insync_replicas_within_replication(self) -> "KafkaSettings":
-        if self.topic_min_insync_replicas > self.topic_replication_factor:
+        minimum = self.topic_min_insync_replicas
+        if minimum is not None and minimum > self.topic_replication_factor:
             raise ValueError(
                 f"TOPIC_MIN_INSYNC_REPLICAS ({self.topic_min_insync_replicas}) is above "
                 f"TOPIC_REPLICATION_FACTOR ({self.topic_replication_factor}): every acks=all "
@@ -116,10 +118,15 @@ class KafkaSettings(BaseSettings):
             topic: {
                 "cleanup.policy": "delete",
                 "retention.ms": str(int(hours * hour_ms)),
-                "min.insync.replicas": str(self.topic_min_insync_replicas),
+                **self.min_insync_replicas_config(),
             }
             for topic, hours in retention.items()
         }
+
+    def min_insync_replicas_config(self) -> dict[str, str]:
+        """The topic config for TOPIC_MIN_INSYNC_REPLICAS; empty (the cluster's) when unset."""
+        minimum = self.topic_min_insync_replicas
+        return {} if minimum is None else {"min.insync.replicas": str(minimum)}
 
     @property
     def all_topics(self) -> list[str]:

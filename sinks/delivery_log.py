@@ -144,10 +144,7 @@ class DeliveryLog:
             self.topic,
             wanted,
             self._settings.topic_replication_factor,
-            config={
-                **TOPIC_CONFIG,
-                "min.insync.replicas": str(self._settings.topic_min_insync_replicas),
-            },
+            config={**TOPIC_CONFIG, **self._settings.min_insync_replicas_config()},
         )
         create_topics(admin, [new], timeout)
         existing = describe_topic(admin, self.topic, timeout)

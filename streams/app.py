@@ -69,7 +69,7 @@ def create_app(settings: StreamsSettings) -> faust.App:
         extra_topic_configs={
             "cleanup.policy": "delete",
             "retention.ms": window_ms,
-            "min.insync.replicas": settings.topic_min_insync_replicas,
+            **settings.min_insync_replicas_config(),
         },
     )
     seen = SeenInsertIds(settings.streams_dedup_window_seconds)

@@ -37,7 +37,9 @@ def test_the_defaults_keep_dead_letters_longest() -> None:
     settings = KafkaSettings()
     assert settings.dead_letter_topic_retention_hours == 30 * 24
     assert settings.raw_topic_retention_hours == settings.interactions_topic_retention_hours == 168
-    assert (settings.topic_replication_factor, settings.topic_min_insync_replicas) == (1, 1)
+    assert (settings.topic_replication_factor, settings.topic_min_insync_replicas) == (1, None)
+    # Unset, the cluster's own min.insync.replicas applies: no topic-level value weakens it.
+    assert all("min.insync.replicas" not in c for c in settings.topic_configs().values())
 
 
 def test_a_minimum_above_the_replication_factor_is_refused() -> None:
