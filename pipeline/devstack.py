@@ -226,7 +226,7 @@ def main() -> None:
         emu = f"http://127.0.0.1:{stack.ports.emulator}"
         own = ""
         if stack.names:
-            own = f"  topics (this run's) {', '.join(stack.kafka.all_topics)}\n"
+            own = f"  own topics         {', '.join(stack.kafka.all_topics)}\n"
         print(
             f"""
 pipeline running (Ctrl-C stops everything)
