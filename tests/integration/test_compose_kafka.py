@@ -28,12 +28,12 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 KAFKA = COMPOSE["services"]["kafka"]
 
-# KAFKA_* variables the image hands to the JVM or to log4j instead of server.properties.
+# KAFKA_* variables the image (its Docker wrapper, kafka.docker.KafkaDockerWrapper) leaves out
+# of server.properties: they go to the JVM or to log4j. Its own list, spelling included.
 _NOT_PROPERTIES = {
-    "KAFKA_VERSION", "KAFKA_HEAP_OPT", "KAFKA_HEAP_OPTS", "KAFKA_LOG4J_OPTS", "KAFKA_OPTS",
-    "KAFKA_JMX_OPTS", "KAFKA_JVM_PERFORMANCE_OPTS", "KAFKA_GC_LOG_OPTS",
-    "KAFKA_LOG4J_ROOT_LOGLEVEL", "KAFKA_LOG4J_LOGGERS", "KAFKA_TOOLS_LOG4J_LOGLEVEL",
-    "KAFKA_JMX_HOSTNAME", "KAFKA_JMX_PORT",
+    "KAFKA_VERSION", "KAFKA_HEAP_OPT", "KAFKA_LOG4J_OPTS", "KAFKA_OPTS", "KAFKA_JMX_OPTS",
+    "KAFKA_JVM_PERFORMANCE_OPTS", "KAFKA_GC_LOG_OPTS", "KAFKA_LOG4J_ROOT_LOGLEVEL",
+    "KAFKA_LOG4J_LOGGERS", "KAFKA_TOOLS_LOG4J_LOGLEVEL", "KAFKA_JMX_HOSTNAME",
 }  # fmt: skip
 _CONTAINER_HOSTS = {"", "kafka", "localhost", "0.0.0.0"}
 _ADDRESS = re.compile(r"(?P<lead>//|@)(?P<host>[A-Za-z0-9.-]*):(?P<port>\d+)")
