@@ -41,6 +41,9 @@ class Ports:
         return cls(*(free_port() for _ in range(6)))
 
 
+SERVICES = ("emulator", "ingest", "streams", "sink", "recommendations", "history")
+
+
 @dataclass
 class LocalStack:
     """Start the services as child processes against `bootstrap` (or an embedded broker)."""
@@ -50,6 +53,7 @@ class LocalStack:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     history_dir: Path = field(default_factory=lambda: Path(".history").resolve())
+    services: tuple[str, ...] = SERVICES
     _broker: EmbeddedKafka | None = None
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _data_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -98,8 +102,12 @@ class LocalStack:
             self._broker = EmbeddedKafka().start()
             self.bootstrap = self._broker.bootstrap_servers
         env = self.env()
-        ensure_topics(KafkaSettings(kafka_bootstrap_servers=self.bootstrap))
-        for name in ("emulator", "ingest", "streams", "sink", "recommendations", "history"):
+        # The topics as the services will see them (extra_env may name them, or their replicas).
+        fields = KafkaSettings.model_fields
+        ensure_topics(
+            KafkaSettings(**{k.lower(): v for k, v in env.items() if k.lower() in fields})
+        )
+        for name in self.services:
             self._spawn(name, env)
         self.wait_ready(timeout)
         return self
@@ -116,8 +124,8 @@ class LocalStack:
             stderr=subprocess.STDOUT if output else None,
         )
 
-    def wait_ready(self, timeout: float) -> None:
-        """Wait until every service answers its probe (the sink: until it holds partitions)."""
+    def probes(self) -> dict[str, str]:
+        """Each running service's readiness URL (the sink: ready once it holds partitions)."""
         probes = {
             "emulator": f"http://127.0.0.1:{self.ports.emulator}/healthz",
             "ingest": f"http://127.0.0.1:{self.ports.ingest}/readyz",
@@ -126,8 +134,12 @@ class LocalStack:
             "recommendations": f"http://127.0.0.1:{self.ports.recommendations}/readyz",
             "history": f"http://127.0.0.1:{self.ports.history_status}/readyz",
         }
+        return {name: url for name, url in probes.items() if name in self.services}
+
+    def wait_ready(self, timeout: float) -> None:
+        """Wait until every service answers its probe."""
         deadline = time.monotonic() + timeout
-        for name, url in probes.items():
+        for name, url in self.probes().items():
             while not answers_ok(url):
                 self.check_alive()
                 if time.monotonic() > deadline:
