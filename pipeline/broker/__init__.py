@@ -154,7 +154,14 @@ class EmbeddedKafka:
         self.listeners = dict(listeners or {})
         self._root: Path | None = None
         self._nodes = [
-            _Node(i + 1, free_port(), free_port(), Path(), {n: free_port() for n in self.listeners})
+            _Node(
+                i + 1,
+                free_port(),
+                free_port(),
+                Path(),
+                None,
+                {n: free_port() for n in self.listeners},
+            )
             for i in range(brokers)
         ]
 
