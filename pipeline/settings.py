@@ -13,7 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class KafkaSettings(BaseSettings):
     """Kafka connection and topic names (environment variables are the upper-case field names)."""
 
-    model_config = SettingsConfigDict(extra="ignore", env_file=None)
+    # Errors name the field, never its value: KAFKA_CLIENT_CONFIG and secrets hold passwords.
+    model_config = SettingsConfigDict(extra="ignore", env_file=None, hide_input_in_errors=True)
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", description="host:port[,host:port] of the Kafka cluster."

@@ -7,6 +7,9 @@ emulator and into the history files; with a wrong password each service fails re
 a clear error and writes nothing. The test reads the topics over the broker's PLAINTEXT
 listener (the brokers' own), which the services never see."""
 
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -248,3 +251,47 @@ def test_a_wrong_password_fails_readiness_with_a_clear_error_and_writes_nothing(
     assert personalize_emulator.stats()["events"] == 0
     assert committed_total(topics, pipeline.groups["sink"]) == 0
     assert not list(pipeline.history_dir.glob("*.csv"))
+
+
+@pytest.mark.parametrize("service", ["ingest", "streams", "sink", "history", "recommendations"])
+def test_a_config_that_weakens_delivery_refuses_start_up(service: str) -> None:
+    weakened = {**orjson.loads(client_config(PASSWORD)), "acks": 1, "enable.auto.commit": True}
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",  # never reached: it stops before connecting
+        "KAFKA_CLIENT_CONFIG": orjson.dumps(weakened).decode(),
+        "AMPLITUDE_WEBHOOK_SECRET": SECRET,
+        "AWS_PERSONALIZE_TRACKING_ID": "tracker-1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", service],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    said = result.stderr.decode()
+    assert result.returncode != 0
+    assert f"{service}: refusing to start" in said
+    assert "acks=1: every producer needs acks=all" in said and "enable.auto.commit" in said
+    assert PASSWORD not in said
+
+
+def test_the_stream_stage_refuses_what_it_cannot_give_faust() -> None:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "KAFKA_CLIENT_CONFIG": orjson.dumps(
+            {"security.protocol": "SASL_SSL", "sasl.mechanism": "OAUTHBEARER"}
+        ).decode(),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "streams"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "streams: refusing to start" in result.stderr.decode()
+    assert "OAUTHBEARER" in result.stderr.decode()
