@@ -68,7 +68,7 @@ def test_broker_kill_two_down_and_rolling_restart_lose_nothing(
         print(f"{time.monotonic() - began:6.1f}s {name}", flush=True)
 
     stack.start(timeout=120)
-    load = WebhookLoad(stack.ports.ingest, DEV_SECRET)
+    load = WebhookLoad(stack.ports.ingest, DEV_SECRET, posters=3, batch_size=100)
     try:
         phase("stack ready")
         emulator = f"http://127.0.0.1:{stack.ports.emulator}"
@@ -85,12 +85,12 @@ def test_broker_kill_two_down_and_rolling_restart_lose_nothing(
             RAW: [1] * PARTITIONS,
             INTERACTIONS: [1] * PARTITIONS,
         }
-        load.release(4000)
-        load.wait_accepted(2500)
+        load.release(5000)
+        load.wait_accepted(3000)
         kafka_cluster.stop_node(1, kill=True)
         killed_at = delivered()
-        load.wait_accepted(6000)
-        wait_for(lambda: delivered() >= killed_at + 2000, 90, "delivery with node 1 down")
+        load.wait_accepted(7000)
+        wait_for(lambda: delivered() >= killed_at + 3000, 90, "delivery with node 1 down")
         phase("node 1 killed, flow went on")
         kafka_cluster.start_node(1)
         wait_fully_replicated(kafka_cluster)
@@ -117,8 +117,8 @@ def test_broker_kill_two_down_and_rolling_restart_lose_nothing(
         phase("nodes 2, 3 back, fully replicated")
         # 3. A rolling restart: each broker stopped (SIGTERM) and back, mid-flow.
         for node in (1, 2, 3):
-            load.release(2000)
-            load.wait_accepted(load.released - 1500)
+            load.release(3000)
+            load.wait_accepted(load.released - 2000)
             kafka_cluster.stop_node(node)
             kafka_cluster.start_node(node)
             wait_fully_replicated(kafka_cluster)
