@@ -154,10 +154,10 @@ class Pipeline:
     def log(self, name: str) -> str:
         return self.services[name].log.read_text(errors="replace")
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
         for service in self.services.values():
             if service.process is not None and service.process.poll() is None:
-                service.stop()
+                service.kill() if kill else service.stop()
 
 
 def events(prefix: str, n: int) -> list[dict[str, object]]:
@@ -239,7 +239,7 @@ def test_a_wrong_password_fails_readiness_with_a_clear_error_and_writes_nothing(
             assert not answers_ok(service.ready_url), f"{name} ready with a wrong password"
             assert "not-the-password" not in pipeline.log(name), f"{name} logged the password"
     finally:
-        pipeline.stop()
+        pipeline.stop(kill=True)  # none of them started: nothing to stop gracefully
     raw = TopicReader(secured_kafka.bootstrap_servers, topics.raw_topic)
     interactions = TopicReader(secured_kafka.bootstrap_servers, topics.interactions_topic)
     try:
