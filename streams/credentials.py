@@ -9,6 +9,7 @@ connects in plain text, or not at all, while the rest of the pipeline works).
 
 import logging
 import ssl
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -73,7 +74,10 @@ def faust_credentials(config: dict[str, Any]) -> CredentialsT | None:
     protocol = str(config.get("security.protocol", "plaintext")).upper()
     if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
         raise UntranslatableConfig(f"KAFKA_CLIENT_CONFIG: unknown security.protocol {protocol!r}")
-    context = _ssl_context(config) if protocol in ("SSL", "SASL_SSL") else None
+    try:
+        context = _ssl_context(config) if protocol in ("SSL", "SASL_SSL") else None
+    except (OSError, ssl.SSLError) as exc:  # names the file, never a key's password
+        raise UntranslatableConfig(f"KAFKA_CLIENT_CONFIG: TLS files not usable: {exc}") from None
     if protocol == "PLAINTEXT":
         return None
     if protocol == "SSL":
@@ -103,9 +107,12 @@ def faust_credentials(config: dict[str, Any]) -> CredentialsT | None:
 def _ssl_context(config: dict[str, Any]) -> ssl.SSLContext:
     """librdkafka's TLS settings as an SSLContext: the CA (else the system's), an optional
     client certificate, and hostname verification unless turned off as librdkafka's is."""
-    cafile = config.get("ssl.ca.location")
+    location = str(config.get("ssl.ca.location") or "")
+    cafile = capath = None  # unset or librdkafka's "probe": the system's CAs
+    if location and location != "probe":
+        cafile, capath = (None, location) if Path(location).is_dir() else (location, None)
     context = ssl.create_default_context(
-        cafile=str(cafile) if cafile else None, cadata=config.get("ssl.ca.pem")
+        cafile=cafile, capath=capath, cadata=config.get("ssl.ca.pem")
     )
     certificate = config.get("ssl.certificate.location")
     if certificate:

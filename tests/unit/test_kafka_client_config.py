@@ -1,6 +1,7 @@
 """KAFKA_CLIENT_CONFIG: settings that weaken delivery are refused; SASL/TLS reach Faust."""
 
 import ssl
+from pathlib import Path
 
 import faust
 import orjson
@@ -89,3 +90,11 @@ def test_sasl_plaintext_and_plain_tls_and_none() -> None:
 def test_what_faust_cannot_be_given_refuses_to_start(config: dict[str, object]) -> None:
     with pytest.raises(UntranslatableConfig):
         faust_credentials(config)
+
+
+def test_the_ca_comes_from_the_file_librdkafka_is_given(tmp_path: Path) -> None:
+    """A CA file the context must trust; a missing one refuses to start (no silent fallback)."""
+    with pytest.raises(UntranslatableConfig, match="TLS files not usable"):
+        faust_credentials({**SASL, "ssl.ca.location": str(tmp_path / "missing.pem")})
+    probed = faust_credentials({**SASL, "ssl.ca.location": "probe"})
+    assert isinstance(probed, faust.SASLCredentials) and probed.ssl_context is not None
