@@ -17,7 +17,7 @@ from tests.personalize_fixture import RunningEmulator
 from tests.service_process import ServiceProcess, scraped
 from tests.webhook_load import WebhookLoad, emulator_event_ids, emulator_stats
 
-SECRET = "scale-out-secret"
+SECRET = "scale-out-test-webhook-secret-0123456789"
 SINK_THREADS = 4
 STREAMS_BATCH_SIZE = 200
 # README "Scaling out": a SIGKILLed sink re-sends at most its calls in flight (2 x SINK_THREADS
