@@ -67,9 +67,10 @@ def test_broker_kill_two_down_and_rolling_restart_lose_nothing(
     def phase(name: str) -> None:
         print(f"{time.monotonic() - began:6.1f}s {name}", flush=True)
 
-    stack.start(timeout=120)
-    load = WebhookLoad(stack.ports.ingest, DEV_SECRET, posters=3, batch_size=100)
+    load: WebhookLoad | None = None
     try:
+        stack.start(timeout=120)  # inside the try: a service that fails to start is stopped too
+        load = WebhookLoad(stack.ports.ingest, DEV_SECRET, posters=3, batch_size=100)
         phase("stack ready")
         emulator = f"http://127.0.0.1:{stack.ports.emulator}"
 
@@ -146,5 +147,6 @@ def test_broker_kill_two_down_and_rolling_restart_lose_nothing(
         assert statuses <= {200, 503}, statuses
         assert resent <= RESEND_BOUND
     finally:
-        load.close()
+        if load is not None:
+            load.close()
         stack.stop()
