@@ -107,9 +107,13 @@ class LocalStack:
         ensure_topics(
             KafkaSettings(**{k.lower(): v for k, v in env.items() if k.lower() in fields})
         )
-        for name in self.services:
-            self._spawn(name, env)
-        self.wait_ready(timeout)
+        try:
+            for name in self.services:
+                self._spawn(name, env)
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()  # no service outlives a start that failed
+            raise
         return self
 
     def _spawn(self, name: str, env: dict[str, str]) -> None:
