@@ -4,7 +4,7 @@ Each service's settings class extends `KafkaSettings`, so one environment config
 and each service reads its environment once, at start-up.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +15,13 @@ class KafkaSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", env_file=None)
 
+    pipeline_env: Literal["production", "local"] = Field(
+        default="production",
+        description=(
+            "`local` only in the local stack (`pipeline dev` sets it): there the published "
+            "development secret and short secrets are accepted. Anywhere else they are refused."
+        ),
+    )
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", description="host:port[,host:port] of the Kafka cluster."
     )
@@ -44,6 +51,10 @@ class KafkaSettings(BaseSettings):
     )
     topic_partitions: int = Field(default=6, ge=1, description="Partitions of created topics.")
     topic_replication_factor: int = Field(default=1, ge=1)
+
+    @property
+    def local_stack(self) -> bool:
+        return self.pipeline_env == "local"
 
     def client_overrides(self) -> dict[str, Any]:
         import orjson
