@@ -16,6 +16,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -337,6 +338,20 @@ def create_app(settings: IngestSettings) -> web.Application:
     return app
 
 
+def listener_tls(settings: IngestSettings) -> ReloadingTLS | None:
+    """The webhook's TLS when configured; else None, with a warning off loopback."""
+    if settings.ingest_tls_cert_file is not None and settings.ingest_tls_key_file is not None:
+        return ReloadingTLS(settings.ingest_tls_cert_file, settings.ingest_tls_key_file)
+    if not _loopback(settings.ingest_host):
+        log.warning(
+            "the webhook serves plain HTTP on a non-loopback address: its secret crosses the "
+            "network in clear text unless a proxy in front terminates TLS; set "
+            "INGEST_TLS_CERT_FILE and INGEST_TLS_KEY_FILE",
+            extra={"host": settings.ingest_host},
+        )
+    return None
+
+
 def run(settings: IngestSettings) -> None:
     """Serve until SIGTERM/SIGINT; then stop accepting, finish in-flight requests, flush.
 
@@ -349,18 +364,10 @@ def run(settings: IngestSettings) -> None:
     http_routes.serve_beside(
         app, internal_app(app), settings.ingest_internal_host, settings.ingest_internal_port
     )
-    tls = None
-    if settings.ingest_tls_cert_file is not None and settings.ingest_tls_key_file is not None:
-        tls = ReloadingTLS(settings.ingest_tls_cert_file, settings.ingest_tls_key_file)
+    tls = listener_tls(settings)
+    if tls is not None:
         interval = settings.ingest_tls_reload_interval_seconds
-        app.cleanup_ctx.append(_background(tls.watch(interval)))
-    elif not _loopback(settings.ingest_host):
-        log.warning(
-            "the webhook serves plain HTTP on a non-loopback address: its secret crosses the "
-            "network in clear text unless a proxy in front terminates TLS; set "
-            "INGEST_TLS_CERT_FILE and INGEST_TLS_KEY_FILE",
-            extra={"host": settings.ingest_host},
-        )
+        app.cleanup_ctx.append(_background(lambda: tls.watch(interval)))
     log.info(
         "ingest listening",
         extra={
@@ -381,11 +388,11 @@ def run(settings: IngestSettings) -> None:
     )
 
 
-def _background(work: Any) -> Any:
-    """A cleanup context running `work` for the app's lifetime, cancelled at cleanup."""
+def _background(work: Callable[[], Coroutine[Any, Any, None]]) -> Any:
+    """A cleanup context running `work()` for the app's lifetime, cancelled at cleanup."""
 
-    async def context(_: web.Application) -> Any:
-        task = asyncio.create_task(work)
+    async def context(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(work())
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -36,8 +36,10 @@ class ReloadingTLS:
     def _choose(self, connection: ssl.SSLObject, _name: str | None, _: ssl.SSLContext) -> None:
         connection.context = self._current
 
-    def _stamps(self) -> tuple[int, int]:
-        return os.stat(self._cert_file).st_mtime_ns, os.stat(self._key_file).st_mtime_ns
+    def _stamps(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Inode and modification time of both files: a renewal replaces or rewrites them."""
+        cert, key = os.stat(self._cert_file), os.stat(self._key_file)
+        return (cert.st_ino, cert.st_mtime_ns), (key.st_ino, key.st_mtime_ns)
 
     def reload(self) -> bool:
         """Load the files again; True when the new pair is in use (else the old one stays)."""
