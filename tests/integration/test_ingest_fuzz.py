@@ -28,7 +28,7 @@ from pipeline.settings import KafkaSettings
 from tests.kafka_fixture import TopicReader, topic_env
 from tests.service_process import ServiceProcess
 
-SECRET = "fuzz-secret"
+SECRET = "fuzz-secret-0123456789abcdef0123456789"  # 32+ characters: a process refuses less
 AUTH = {"Authorization": f"Bearer {SECRET}"}
 REQUESTS = 1000
 
@@ -48,17 +48,18 @@ def ingest_log(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ingest_url(kafka_settings: KafkaSettings, ingest_log: Path) -> Iterator[str]:
-    port = free_port()
+    port, internal_port = free_port(), free_port()
     service = ServiceProcess(
         "ingest",
         {
             **topic_env(kafka_settings),
             "AMPLITUDE_WEBHOOK_SECRET": SECRET,
             "INGEST_PORT": str(port),
+            "INGEST_INTERNAL_PORT": str(internal_port),
             "INGEST_MAX_EVENTS": "50",
             "LOG_LEVEL": "INFO",
         },
-        f"http://127.0.0.1:{port}/readyz",
+        f"http://127.0.0.1:{internal_port}/readyz",
         ingest_log,
     ).start()
     yield f"http://127.0.0.1:{port}"

@@ -19,7 +19,7 @@ from pipeline.kafka import ensure_topics
 from tests.kafka_fixture import TopicReader, own_topics, topic_env, wait_for, wait_for_async
 from tests.service_process import ServiceProcess
 
-SECRET = "s3cret"
+SECRET = "s3cret-0123456789abcdef0123456789"  # 32+ characters: a process refuses less
 AUTH = {"Authorization": f"Bearer {SECRET}"}
 URL = "/webhooks/amplitude"
 
@@ -97,17 +97,18 @@ async def test_sigterm_finishes_in_flight_requests_then_flushes(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     kafka = own_topics(broker.bootstrap_servers)
-    port = free_port()
+    port, internal_port = free_port(), free_port()
     service = ServiceProcess(
         "ingest",
         {
             **topic_env(kafka),
             "AMPLITUDE_WEBHOOK_SECRET": SECRET,
             "INGEST_PORT": str(port),
+            "INGEST_INTERNAL_PORT": str(internal_port),
             "INGEST_ACK_TIMEOUT_SECONDS": "60",
             "INGEST_SHUTDOWN_TIMEOUT_SECONDS": "60",
         },
-        f"http://127.0.0.1:{port}/readyz",
+        f"http://127.0.0.1:{internal_port}/readyz",
         tmp_path / "ingest.log",
     ).start()
     base = f"http://127.0.0.1:{port}"
