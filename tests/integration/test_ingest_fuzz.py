@@ -47,7 +47,8 @@ def ingest_log(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def ingest_url(kafka_settings: KafkaSettings, ingest_log: Path) -> Iterator[str]:
+def ingest_url(kafka_settings: KafkaSettings, ingest_log: Path) -> Iterator[tuple[str, str]]:
+    """The public (webhook) and internal (/metrics) base URLs of a running ingest."""
     port, internal_port = free_port(), free_port()
     service = ServiceProcess(
         "ingest",
@@ -62,13 +63,14 @@ def ingest_url(kafka_settings: KafkaSettings, ingest_log: Path) -> Iterator[str]
         f"http://127.0.0.1:{internal_port}/readyz",
         ingest_log,
     ).start()
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal_port}"
     assert service.stop() == 0
 
 
 def test_a_thousand_generated_requests_get_no_5xx(
-    ingest_url: str, kafka_settings: KafkaSettings, ingest_log: Path
+    ingest_url: tuple[str, str], kafka_settings: KafkaSettings, ingest_log: Path
 ) -> None:
+    ingest_url, internal_url = ingest_url
     schema = schemathesis.openapi.from_url(f"{ingest_url}/openapi.json")
     webhook = schema["/webhooks/amplitude"]["POST"]
     cases = st.one_of(
@@ -110,7 +112,8 @@ def test_a_thousand_generated_requests_get_no_5xx(
         assert reader.read(1)
     finally:
         reader.close()
-    metrics = requests.get(f"{ingest_url}/metrics", timeout=5).text
+    metrics = requests.get(f"{internal_url}/metrics", timeout=5).text
+    assert 'ingest_requests_total{status="200"}' in metrics
     assert 'ingest_requests_total{status="5' not in metrics
 
     # Logs: one JSON object a line (librdkafka's included), refusals carry the request id,
