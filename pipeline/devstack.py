@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.broker import EmbeddedKafka, free_port
 from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
 
@@ -56,7 +56,7 @@ class LocalStack:
     history_dir: Path = field(default_factory=lambda: Path(".history").resolve())
     # The recommendations API's bearer token (RECOMMENDATIONS_API_TOKENS wins when exported).
     api_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    _broker: EmbeddedBroker | None = None
+    _broker: EmbeddedKafka | None = None
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _data_dir: tempfile.TemporaryDirectory[str] | None = None
 
@@ -108,7 +108,7 @@ class LocalStack:
     def start(self, timeout: float = 60.0) -> "LocalStack":
         self._data_dir = tempfile.TemporaryDirectory(prefix="pipeline-dev-")
         if self.bootstrap is None:
-            self._broker = EmbeddedBroker().start()
+            self._broker = EmbeddedKafka().start()
             self.bootstrap = self._broker.bootstrap_servers
         env = self.env()
         ensure_topics(KafkaSettings(kafka_bootstrap_servers=self.bootstrap))

@@ -14,7 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ingest import IngestSettings, create_app
-from pipeline.broker import EmbeddedBroker, free_port
+from ingest.app import internal_app
+from pipeline.broker import EmbeddedKafka, free_port
 from pipeline.kafka import ensure_topics
 from tests.kafka_fixture import TopicReader, own_topics, topic_env, wait_for, wait_for_async
 from tests.service_process import ServiceProcess
@@ -25,8 +26,8 @@ URL = "/webhooks/amplitude"
 
 
 @pytest.fixture
-def broker() -> Iterator[EmbeddedBroker]:
-    broker = EmbeddedBroker(port=free_port()).start()
+def broker() -> Iterator[EmbeddedKafka]:
+    broker = EmbeddedKafka().start()
     yield broker
     broker.stop()
 
@@ -43,7 +44,7 @@ def insert_ids(reader: TopicReader) -> set[str]:
 
 
 async def test_broker_down_gives_503_and_not_ready_then_recovers_with_nothing_lost(
-    broker: EmbeddedBroker,
+    broker: EmbeddedKafka,
 ) -> None:
     kafka = own_topics(broker.bootstrap_servers)
     settings = IngestSettings(
@@ -52,24 +53,30 @@ async def test_broker_down_gives_503_and_not_ready_then_recovers_with_nothing_lo
         ingest_ack_timeout_seconds=2.0,
         ingest_retry_after_seconds=7,
     )
-    async with TestClient(TestServer(create_app(settings))) as client:
+    app = create_app(settings)
+    async with (
+        TestClient(TestServer(app)) as client,
+        TestClient(TestServer(internal_app(app))) as internal,  # /readyz, /metrics
+    ):
         assert (await client.post(URL, json=batch("warm", 3), headers=AUTH)).status == 200
 
-        broker.stop()
+        broker.stop_node(1)
         events = batch("outage", 50)
         refused = await client.post(URL, json={"events": events}, headers=AUTH)
         assert refused.status == 503
         assert refused.headers["Retry-After"] == "7"
         assert "retry" in (await refused.json())["error"]
-        assert (await client.get("/readyz")).status == 503
-        assert 'ingest_requests_total{status="503"}' in await (await client.get("/metrics")).text()
+        assert (await internal.get("/readyz")).status == 503
+        assert (
+            'ingest_requests_total{status="503"}' in await (await internal.get("/metrics")).text()
+        )
 
         # Same port; memory storage lost the topics, so create them again (as `make run` does).
-        broker.start()
+        broker.start_node(1)
         ensure_topics(kafka)
 
         async def ready() -> bool:
-            return (await client.get("/readyz")).status == 200
+            return (await internal.get("/readyz")).status == 200
 
         await wait_for_async(ready, 30, "/readyz after the broker came back")
 
@@ -94,7 +101,7 @@ async def test_broker_down_gives_503_and_not_ready_then_recovers_with_nothing_lo
 
 
 async def test_sigterm_finishes_in_flight_requests_then_flushes(
-    broker: EmbeddedBroker, tmp_path: Path
+    broker: EmbeddedKafka, tmp_path: Path
 ) -> None:
     kafka = own_topics(broker.bootstrap_servers)
     port, internal_port = free_port(), free_port()
@@ -111,16 +118,15 @@ async def test_sigterm_finishes_in_flight_requests_then_flushes(
         f"http://127.0.0.1:{internal_port}/readyz",
         tmp_path / "ingest.log",
     ).start()
-    base = f"http://127.0.0.1:{port}"
-    tansu = broker._process  # the broker process itself: paused to hold requests in flight
-    assert tansu is not None
+    base, internal = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal_port}"
+    kafka_pid = broker.pid()  # the broker process itself: paused to hold requests in flight
     paused = False
     try:
         async with aiohttp.ClientSession(base) as session:
             async with session.post(URL, json=batch("warm", 2), headers=AUTH) as warm:
                 assert warm.status == 200
 
-            os.kill(tansu.pid, signal.SIGSTOP)
+            os.kill(kafka_pid, signal.SIGSTOP)
             paused = True
 
             async def post(n: int) -> int:
@@ -130,7 +136,7 @@ async def test_sigterm_finishes_in_flight_requests_then_flushes(
             held = [asyncio.create_task(post(n)) for n in range(5)]
 
             async def all_in_flight() -> bool:
-                async with aiohttp.ClientSession(base) as probe:
+                async with aiohttp.ClientSession(internal) as probe:
                     async with probe.get("/metrics") as response:
                         text = await response.text()
                 return "ingest_requests_in_flight 5.0" in text
@@ -143,7 +149,7 @@ async def test_sigterm_finishes_in_flight_requests_then_flushes(
             async def refusing() -> bool:
                 try:
                     async with aiohttp.ClientSession(base) as probe:
-                        async with probe.get("/healthz"):
+                        async with probe.get("/openapi.json"):
                             return False
                 except aiohttp.ClientConnectionError:
                     return True
@@ -151,13 +157,13 @@ async def test_sigterm_finishes_in_flight_requests_then_flushes(
             await wait_for_async(refusing, 30, "ingest to stop accepting connections")
             assert not any(task.done() for task in held)
 
-            os.kill(tansu.pid, signal.SIGCONT)
+            os.kill(kafka_pid, signal.SIGCONT)
             paused = False
             assert await asyncio.gather(*held) == [200] * 5
         assert await asyncio.to_thread(service.process.wait, 60) == 0
     finally:
         if paused:
-            os.kill(tansu.pid, signal.SIGCONT)
+            os.kill(kafka_pid, signal.SIGCONT)
         service.stop()
 
     reader = TopicReader(broker.bootstrap_servers, kafka.raw_topic)
