@@ -137,7 +137,6 @@ class _Webhook:
             return 413, {"error": f"body over {self._max_body} bytes"}, None
         metrics.BODY_SIZE.observe(len(raw_body))
 
-        signature = b""
         if self._signatures is not None:
             refused, signature = self._signatures.check(
                 request.headers.get(self._timestamp_header, ""),

@@ -73,8 +73,8 @@ class IngestSettings(KafkaSettings):
         ge=1,
         description=(
             "Accepted signatures remembered (until their timestamp leaves the window) so a "
-            "replay is refused; about 150 bytes each. Per process: size it above the signed "
-            "requests one tolerance window brings."
+            "replay is refused; about 206 bytes each (bench/README.md). Per process: size it "
+            "above the signed requests one tolerance window brings."
         ),
     )
     ingest_allow_unauthenticated: bool = Field(
