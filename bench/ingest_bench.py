@@ -32,7 +32,7 @@ from pipeline.devstack import answers_ok  # noqa: E402
 from pipeline.kafka import ensure_topics  # noqa: E402
 from pipeline.settings import KafkaSettings  # noqa: E402
 
-SECRET = "bench-secret"
+SECRET = "bench-secret-0123456789abcdef0123456789"  # 32+ characters: a process refuses less
 SERVICE_CORE, PEER_CORE = 0, 1
 CONNECTIONS = 8
 
@@ -189,8 +189,10 @@ def main() -> None:
             try:
                 for name, command in targets.items():
                     port = free_port()
-                    svc_env = {**env, "INGEST_PORT": str(port)}
-                    processes[name] = start(command(port), svc_env, port, workdir / "svc.log")
+                    # ingest answers /readyz on its internal port; the shim on its only one.
+                    ready = free_port() if name == "ingest" else port
+                    svc_env = {**env, "INGEST_PORT": str(port), "INGEST_INTERNAL_PORT": str(ready)}
+                    processes[name] = start(command(port), svc_env, ready, workdir / "svc.log")
                     urls[name] = f"http://127.0.0.1:{port}/webhooks/amplitude"
                     wrk(urls[name], body, 2, size)  # warm-up
                 for run in range(args.runs):

@@ -30,12 +30,11 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from dataclasses import asdict, dataclass
 
 import botocore.session
 import orjson
 from aiohttp import web
-from pydantic import Field
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from emulator.control_plane import ControlPlane, ControlPlaneError
@@ -83,13 +82,15 @@ class EmulatorSettings(BaseSettings):
     )
 
 
-@dataclass
-class Faults:
-    """The fault injection in force; the control route changes it while the emulator runs."""
+class Faults(BaseModel):
+    """The fault injection in force; the control route changes it while the emulator runs.
 
-    throttle_rate: float = 0.0
-    error_rate: float = 0.0
-    latency_ms: float = 0.0
+    Validated as the settings are: "false" and 0 are false, rates stay within 0-1.
+    """
+
+    throttle_rate: float = Field(default=0.0, ge=0, le=1)
+    error_rate: float = Field(default=0.0, ge=0, le=1)
+    latency_ms: float = Field(default=0.0, ge=0)
     unknown_tracker: bool = False
 
 
@@ -282,7 +283,7 @@ async def _stats(request: web.Request) -> web.Response:
 
 
 async def _get_faults(request: web.Request) -> web.Response:
-    return web.json_response(asdict(request.app[_FAULTS]))
+    return web.json_response(request.app[_FAULTS].model_dump())
 
 
 async def _set_faults(request: web.Request) -> web.Response:
@@ -290,15 +291,20 @@ async def _set_faults(request: web.Request) -> web.Response:
         changes = orjson.loads(await request.read())
     except orjson.JSONDecodeError as exc:
         return web.json_response({"error": f"body is not JSON: {exc}"}, status=400)
-    current = asdict(request.app[_FAULTS])
+    faults = request.app[_FAULTS]
+    current = faults.model_dump()
     unknown = set(changes) - set(current) if isinstance(changes, dict) else {"(not an object)"}
     if unknown:
         return web.json_response({"error": f"unknown fault settings {sorted(unknown)}"}, status=400)
-    faults = request.app[_FAULTS]
-    for name, value in changes.items():
-        setattr(faults, name, type(current[name])(value))
-    log.info("emulator faults changed", extra={"faults": asdict(request.app[_FAULTS])})
-    return web.json_response(asdict(request.app[_FAULTS]))
+    try:
+        wanted = Faults.model_validate({**current, **changes})
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))} {e['msg']}" for e in exc.errors())
+        return web.json_response({"error": f"bad fault settings: {reasons}"}, status=400)
+    for name in changes:
+        setattr(faults, name, getattr(wanted, name))
+    log.info("emulator faults changed", extra={"faults": faults.model_dump()})
+    return web.json_response(faults.model_dump())
 
 
 def create_app(settings: EmulatorSettings | None = None) -> web.Application:
@@ -312,7 +318,10 @@ def create_app(settings: EmulatorSettings | None = None) -> web.Application:
     app[_CONTROL] = ControlPlane()
     settings = app[_SETTINGS]
     app[_FAULTS] = Faults(
-        settings.throttle_rate, settings.error_rate, settings.latency_ms, settings.unknown_tracker
+        throttle_rate=settings.throttle_rate,
+        error_rate=settings.error_rate,
+        latency_ms=settings.latency_ms,
+        unknown_tracker=settings.unknown_tracker,
     )
     app.router.add_post("/events", _put_events)
     app.router.add_post("/recommendations", _get_recommendations)

@@ -1,4 +1,5 @@
-"""The webhook's HTTP routes: POST /webhooks/amplitude, /healthz, /readyz, /metrics, /openapi.json.
+"""The webhook's HTTP routes: POST /webhooks/amplitude and /openapi.json on the public listener
+(HTTPS when given a certificate); /healthz, /readyz and /metrics on the internal one.
 
 A request is authenticated, size-checked, decompressed (bounded), split into raw events and
 written to Kafka; the answer is 200 only once Kafka acknowledged every event. Failures are
@@ -16,13 +17,15 @@ non-2xx) keep a 200 that lists the rejected events in `errors`.
 """
 
 import asyncio
-import hashlib
+import contextlib
 import hmac
+import ipaddress
 import itertools
 import logging
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -33,8 +36,11 @@ from ingest.bodies import BodyError, envelope_api_key, gunzip, inspect_event, sp
 from ingest.openapi import openapi_document
 from ingest.producer import DeliveryError, KafkaWriter, Record
 from ingest.settings import IngestSettings
+from ingest.signatures import SignatureChecker
+from ingest.tls import ReloadingTLS
 from pipeline import http_routes
 from pipeline.kafka import producer_config
+from pipeline.secret_strength import refuse_weak_secrets
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,7 @@ _JSON_TYPES = frozenset({"application/json", "text/json"})
 _NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 _GZIP = frozenset({"gzip", "x-gzip"})
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_SIGNATURE = web.RequestKey("signature", bytes)
 _DEAD_LETTER_SAMPLE = 64 * 1024  # what of an over-large event the dead-letter topic keeps
 _INLINE_GUNZIP_BYTES = 64 * 1024  # larger gzip bodies are inflated off the event loop
 # HTTP V2's 400 names the field an event lacks; other rejections are listed by our reason.
@@ -57,15 +64,23 @@ class _Webhook:
         self._raw_topic = settings.raw_topic
         self._dead_letter_topic = settings.raw_dead_letter_topic
         self._secret = _secret_bytes(settings.amplitude_webhook_secret)
-        self._hmac_key = _secret_bytes(settings.ingest_hmac_secret)
         self._api_keys = settings.api_keys
         # The SDKs recognise the prefix: they stop retrying a request that cannot succeed.
         self._no_credential = (
             "Invalid API key: the body's api_key is not one of INGEST_API_KEYS and there is "
             f"no shared secret in {settings.ingest_secret_header}"
         )
+        hmac_key = _secret_bytes(settings.ingest_hmac_secret)
+        self._signatures = None
+        if hmac_key is not None:
+            self._signatures = SignatureChecker(
+                hmac_key,
+                settings.ingest_hmac_tolerance_seconds,
+                settings.ingest_hmac_replay_memory,
+            )
         self._secret_header = settings.ingest_secret_header
         self._hmac_header = settings.ingest_hmac_header
+        self._timestamp_header = settings.ingest_hmac_timestamp_header
         self._max_body = settings.ingest_max_body_bytes
         self._max_events = settings.ingest_max_events
         self._max_event_bytes = settings.ingest_max_event_bytes
@@ -84,6 +99,7 @@ class _Webhook:
         request_id = request.headers.get("X-Request-Id", "")
         if not _REQUEST_ID.fullmatch(request_id):
             request_id = f"{self._id_prefix}-{next(self._id_counter)}"
+        status = 0
         try:
             status, body, headers = await self._handle_webhook(request, request_id)
         except ConnectionError:
@@ -94,6 +110,9 @@ class _Webhook:
             status, body, headers = 500, {"error": "internal error; retry"}, None
         finally:
             metrics.IN_FLIGHT.dec()
+            if status != 200 and _SIGNATURE in request and self._signatures is not None:
+                # Not written: the sender's retry with the same signature is not a replay.
+                self._signatures.release(request[_SIGNATURE])
         body["code"] = status  # HTTP V2's field: Amplitude's SDKs read the status from it
         counter = self._statuses.get(status)
         if counter is None:
@@ -138,8 +157,16 @@ class _Webhook:
         metrics.BODY_SIZE.observe(len(raw_body))
         received_ms = int(time.time() * 1000)
 
-        if self._hmac_key is not None and not self._signature_ok(request, raw_body):
-            return 401, {"error": f"missing or wrong HMAC-SHA256 in {self._hmac_header}"}, None
+        if self._signatures is not None:
+            refused, signature = self._signatures.check(
+                request.headers.get(self._timestamp_header, ""),
+                request.headers.get(self._hmac_header, ""),
+                raw_body,
+            )
+            if refused is not None:
+                where = f"{self._hmac_header}, {self._timestamp_header}"
+                return 401, {"error": f"HMAC refused ({where}): {refused}"}, None
+            request[_SIGNATURE] = signature  # released by `handle` unless the events are written
 
         declared = hdrs.CONTENT_TYPE in request.headers
         content_type = request.content_type if declared else "application/json"
@@ -254,12 +281,6 @@ class _Webhook:
             presented.strip().encode("utf-8", "surrogateescape"), self._secret or b""
         )
 
-    def _signature_ok(self, request: web.Request, body: bytes) -> bool:
-        presented = request.headers.get(self._hmac_header, "").strip().lower()
-        presented = presented.removeprefix("sha256=")
-        expected = hmac.new(self._hmac_key or b"", body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), expected.encode())
-
 
 def _v2_rejections(rejected: list[dict[str, Any]], received: int) -> dict[str, Any]:
     """HTTP V2's 400 body for rejected events: their indices by missing or invalid field."""
@@ -285,14 +306,19 @@ _WRITER = web.AppKey("writer", KafkaWriter)
 _STOPPING = web.AppKey("stopping", asyncio.Event)
 
 
-async def _readyz(request: web.Request) -> web.Response:
-    if request.app[_STOPPING].is_set():
-        return web.json_response({"status": "shutting down"}, status=503)
-    loop = asyncio.get_running_loop()
-    reachable = await loop.run_in_executor(None, request.app[_WRITER].broker_reachable, 2.0)
-    if reachable:
-        return web.json_response({"status": "ready"})
-    return web.json_response({"status": "kafka unreachable"}, status=503)
+def internal_app(public: web.Application) -> web.Application:
+    """The internal listener's app (/healthz, /readyz, /metrics) for the webhook `public`."""
+
+    async def readyz(_: web.Request) -> web.Response:
+        if public[_STOPPING].is_set():
+            return web.json_response({"status": "shutting down"}, status=503)
+        loop = asyncio.get_running_loop()
+        reachable = await loop.run_in_executor(None, public[_WRITER].broker_reachable, 2.0)
+        if reachable:
+            return web.json_response({"status": "ready"})
+        return web.json_response({"status": "kafka unreachable"}, status=503)
+
+    return http_routes.internal_app(readyz)
 
 
 async def _warn_if_unauthenticated(app: web.Application) -> None:
@@ -301,6 +327,15 @@ async def _warn_if_unauthenticated(app: web.Application) -> None:
             "INGEST_ALLOW_UNAUTHENTICATED is set and no secret is: the webhook accepts "
             "unauthenticated posts; never run it like this where others can reach the port"
         )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name, or "" (every address)
 
 
 async def _stop_being_ready(app: web.Application) -> None:
@@ -345,26 +380,70 @@ def create_app(settings: IngestSettings) -> web.Application:
         return web.Response(body=openapi, content_type="application/json")
 
     app.router.add_get("/openapi.json", _openapi)
-    app.router.add_get("/healthz", http_routes.healthz)
-    app.router.add_get("/readyz", _readyz)
-    app.router.add_get("/metrics", http_routes.metrics)
     app.on_startup.append(_warn_if_unauthenticated)
     app.on_shutdown.append(_stop_being_ready)
     app.on_cleanup.append(_close_writer)
     return app
 
 
+def listener_tls(settings: IngestSettings) -> ReloadingTLS | None:
+    """The webhook's TLS when configured; else None, with a warning off loopback."""
+    if settings.ingest_tls_cert_file is not None and settings.ingest_tls_key_file is not None:
+        return ReloadingTLS(settings.ingest_tls_cert_file, settings.ingest_tls_key_file)
+    if not _loopback(settings.ingest_host):
+        log.warning(
+            "the webhook serves plain HTTP on a non-loopback address: its secret crosses the "
+            "network in clear text unless a proxy in front terminates TLS; set "
+            "INGEST_TLS_CERT_FILE and INGEST_TLS_KEY_FILE",
+            extra={"host": settings.ingest_host},
+        )
+    return None
+
+
 def run(settings: IngestSettings) -> None:
-    """Serve until SIGTERM/SIGINT; then stop accepting, finish in-flight requests, flush."""
+    """Serve until SIGTERM/SIGINT; then stop accepting, finish in-flight requests, flush.
+
+    Refuses to start with a weak secret outside the local stack (WeakSecretError).
+    """
     import uvloop
 
-    log.info("ingest listening", extra={"port": settings.ingest_port})
+    refuse_weak_secrets(settings.local_stack, settings.secrets())
+    app = create_app(settings)
+    http_routes.serve_beside(
+        app, internal_app(app), settings.ingest_internal_host, settings.ingest_internal_port
+    )
+    tls = listener_tls(settings)
+    if tls is not None:
+        interval = settings.ingest_tls_reload_interval_seconds
+        app.cleanup_ctx.append(_background(lambda: tls.watch(interval)))
+    log.info(
+        "ingest listening",
+        extra={
+            "port": settings.ingest_port,
+            "tls": tls is not None,
+            "internal_port": settings.ingest_internal_port,
+        },
+    )
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.ingest_host,
         port=settings.ingest_port,
+        ssl_context=tls.listening if tls else None,
         print=None,
         access_log=None,
         shutdown_timeout=settings.ingest_shutdown_timeout_seconds,
         loop=uvloop.new_event_loop(),
     )
+
+
+def _background(work: Callable[[], Coroutine[Any, Any, None]]) -> Any:
+    """A cleanup context running `work()` for the app's lifetime, cancelled at cleanup."""
+
+    async def context(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(work())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return context

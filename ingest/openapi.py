@@ -88,8 +88,10 @@ def openapi_document(settings: IngestSettings) -> dict[str, Any]:
                 "Amplitude's webhook. 200 only after Kafka acknowledged every written event. "
                 "Bodies may be gzip-compressed (Content-Encoding: gzip). "
                 + (
-                    f"An HMAC-SHA256 of the body as sent is required in "
-                    f"`{settings.ingest_hmac_header}`."
+                    f"An HMAC-SHA256 of `<timestamp>.<body as sent>` is required in "
+                    f"`{settings.ingest_hmac_header}`, the timestamp (Unix seconds, within "
+                    f"{settings.ingest_hmac_tolerance_seconds:g} s) in "
+                    f"`{settings.ingest_hmac_timestamp_header}`; a signature is accepted once."
                     if settings.ingest_hmac_secret is not None
                     else ""
                 )
@@ -170,21 +172,6 @@ def openapi_document(settings: IngestSettings) -> dict[str, Any]:
                             **_error("Kafka did not acknowledge in time: retry."),
                             "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                         },
-                    },
-                }
-            },
-            "/healthz": {
-                "get": {
-                    "operationId": "healthz",
-                    "responses": {"200": {"description": "The process is up."}},
-                }
-            },
-            "/readyz": {
-                "get": {
-                    "operationId": "readyz",
-                    "responses": {
-                        "200": {"description": "Kafka answers."},
-                        "503": {"description": "Kafka unreachable, or shutting down."},
                     },
                 }
             },

@@ -1,5 +1,6 @@
 """Settings of the ingest service (environment variables are the upper-case field names)."""
 
+from pathlib import Path
 from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
@@ -9,7 +10,26 @@ from pipeline.settings import KafkaSettings
 
 class IngestSettings(KafkaSettings):
     ingest_host: str = Field(default="127.0.0.1", description="Address the webhook binds.")
-    ingest_port: int = Field(default=8000, description="Port of the webhook, /metrics, probes.")
+    ingest_port: int = Field(default=8000, description="Port of the webhook (public).")
+    ingest_internal_host: str = Field(
+        default="127.0.0.1", description="Address of /metrics, /healthz and /readyz."
+    )
+    ingest_internal_port: int = Field(
+        default=9100, description="Port of /metrics, /healthz and /readyz (never the public one)."
+    )
+    ingest_tls_cert_file: Path | None = Field(
+        default=None,
+        description=(
+            "PEM certificate chain: with INGEST_TLS_KEY_FILE, the webhook serves HTTPS. Both "
+            "are reloaded on SIGHUP or when their files change; open connections stay."
+        ),
+    )
+    ingest_tls_key_file: Path | None = Field(
+        default=None, description="PEM private key of INGEST_TLS_CERT_FILE."
+    )
+    ingest_tls_reload_interval_seconds: float = Field(
+        default=10.0, gt=0, description="How often the certificate files are checked for change."
+    )
     amplitude_webhook_secret: SecretStr | None = Field(
         default=None,
         description=(
@@ -28,12 +48,34 @@ class IngestSettings(KafkaSettings):
     ingest_hmac_secret: SecretStr | None = Field(
         default=None,
         description=(
-            "When set, every request must also carry an HMAC-SHA256 of the raw body (as sent, "
-            "before decompression), hex, in INGEST_HMAC_HEADER (`sha256=` prefix optional)."
+            "When set, every request must also carry, in INGEST_HMAC_HEADER, the hex "
+            "HMAC-SHA256 of `<timestamp>.<raw body>` (the body as sent, before decompression; "
+            "`sha256=` prefix optional), the timestamp (Unix seconds) being the value of "
+            "INGEST_HMAC_TIMESTAMP_HEADER. For senders that can sign each request: "
+            "Amplitude's static custom headers cannot carry a fresh timestamp."
         ),
     )
     ingest_hmac_header: str = Field(
-        default="X-Signature-SHA256", min_length=1, description="Header of the body's HMAC."
+        default="X-Signature-SHA256", min_length=1, description="Header of the HMAC."
+    )
+    ingest_hmac_timestamp_header: str = Field(
+        default="X-Signature-Timestamp",
+        min_length=1,
+        description="Header of the signed timestamp (Unix seconds).",
+    )
+    ingest_hmac_tolerance_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A signed timestamp further than this from the clock is refused (401).",
+    )
+    ingest_hmac_replay_memory: int = Field(
+        default=100_000,
+        ge=1,
+        description=(
+            "Accepted signatures remembered (until their timestamp leaves the window) so a "
+            "replay is refused; about 206 bytes each (bench/README.md). Per process: size it "
+            "above the signed requests one tolerance window brings."
+        ),
     )
     ingest_api_keys: SecretStr | None = Field(
         default=None,
@@ -104,7 +146,18 @@ class IngestSettings(KafkaSettings):
             secret = getattr(self, name)
             if secret is not None and not secret.get_secret_value():
                 raise ValueError(f"{name.upper()} is set but empty")
+        if (self.ingest_tls_cert_file is None) != (self.ingest_tls_key_file is None):
+            raise ValueError("set both INGEST_TLS_CERT_FILE and INGEST_TLS_KEY_FILE, or neither")
+        if self.ingest_internal_port == self.ingest_port != 0:
+            raise ValueError("INGEST_INTERNAL_PORT must differ from INGEST_PORT")
         return self
+
+    def secrets(self) -> list[tuple[str, SecretStr | None]]:
+        """Every secret with its variable's name, for the start-up check."""
+        return [
+            ("AMPLITUDE_WEBHOOK_SECRET", self.amplitude_webhook_secret),
+            ("INGEST_HMAC_SECRET", self.ingest_hmac_secret),
+        ]
 
     @property
     def authenticated(self) -> bool:

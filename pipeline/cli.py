@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from pipeline.logs import configure_logging
+    from pipeline.secret_strength import WeakSecretError
 
     if args.command == "ingest":
         from pydantic import ValidationError
@@ -58,7 +59,10 @@ def main(argv: list[str] | None = None) -> None:
             reasons = "; ".join(f"{'.'.join(map(str, e['loc']))} {e['msg']}" for e in exc.errors())
             raise SystemExit(f"ingest: refusing to start: {reasons.strip()}") from None
         configure_logging("ingest", ingest_settings.log_level)
-        run(ingest_settings)
+        try:
+            run(ingest_settings)
+        except WeakSecretError as exc:
+            raise SystemExit(f"ingest: refusing to start: {exc}") from None
     elif args.command == "streams":
         from streams import StreamsSettings
         from streams.app import run as run_streams
@@ -80,7 +84,10 @@ def main(argv: list[str] | None = None) -> None:
 
         recommendations_settings = _load(RecommendationsSettings, "recommendations")
         configure_logging("recommendations", recommendations_settings.log_level)
-        run_recommendations(recommendations_settings)
+        try:
+            run_recommendations(recommendations_settings)
+        except WeakSecretError as exc:
+            raise SystemExit(f"recommendations: refusing to start: {exc}") from None
     elif args.command == "history":
         from sinks.history_runner import run as run_history
         from sinks.history_settings import HistorySettings

@@ -10,6 +10,7 @@ uses is its own, so a local or test run never reads production's events nor comm
 """
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from personalize import PersonalizeSetupSettings
@@ -47,10 +48,13 @@ class Ports:
     sink_status: int = 9102
     recommendations: int = 8002
     history_status: int = 9103
+    # The internal listeners (/metrics, /healthz, /readyz) of the services with a public one.
+    ingest_internal: int = 9100
+    recommendations_internal: int = 9101
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(*(free_port() for _ in range(6)))
+        return cls(*(free_port() for _ in fields(cls)))
 
 
 SERVICES = ("emulator", "ingest", "streams", "sink", "recommendations", "history")
@@ -87,6 +91,8 @@ class LocalStack:
     log_dir: Path | None = None
     history_dir: Path = field(default_factory=lambda: Path(".history").resolve())
     services: tuple[str, ...] = SERVICES
+    # The recommendations API's bearer token (RECOMMENDATIONS_API_TOKENS wins when exported).
+    api_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     _broker: EmbeddedKafka | None = None
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _data_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -99,6 +105,8 @@ class LocalStack:
         assert self._data_dir is not None
         env = {
             **os.environ,
+            # The one place that says "local stack": the published secret is accepted here only.
+            "PIPELINE_ENV": "local",
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "AMPLITUDE_WEBHOOK_SECRET": os.environ.get("AMPLITUDE_WEBHOOK_SECRET", DEV_SECRET),
             "INGEST_API_KEYS": os.environ.get("INGEST_API_KEYS", DEV_API_KEY),
@@ -126,11 +134,16 @@ class LocalStack:
             "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "emulator"),
             "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "emulator"),
             "INGEST_PORT": str(self.ports.ingest),
+            "INGEST_INTERNAL_PORT": str(self.ports.ingest_internal),
             "EMULATOR_PORT": str(self.ports.emulator),
             "STREAMS_WEB_PORT": str(self.ports.streams_web),
             "STREAMS_DATA_DIR": self._data_dir.name,
             "SINK_STATUS_PORT": str(self.ports.sink_status),
             "RECOMMENDATIONS_PORT": str(self.ports.recommendations),
+            "RECOMMENDATIONS_INTERNAL_PORT": str(self.ports.recommendations_internal),
+            "RECOMMENDATIONS_API_TOKENS": os.environ.get(
+                "RECOMMENDATIONS_API_TOKENS", self.api_token
+            ),
             "HISTORY_TARGET": os.environ.get("HISTORY_TARGET", f"file://{self.history_dir}"),
             "HISTORY_ROLL_SECONDS": os.environ.get("HISTORY_ROLL_SECONDS", "10"),
             "HISTORY_STATUS_PORT": str(self.ports.history_status),
@@ -204,10 +217,10 @@ class LocalStack:
         """Each running service's readiness URL (the sink: ready once it holds partitions)."""
         probes = {
             "emulator": f"http://127.0.0.1:{self.ports.emulator}/healthz",
-            "ingest": f"http://127.0.0.1:{self.ports.ingest}/readyz",
+            "ingest": f"http://127.0.0.1:{self.ports.ingest_internal}/readyz",
             "streams": f"http://127.0.0.1:{self.ports.streams_web}/readyz",
             "sink": f"http://127.0.0.1:{self.ports.sink_status}/readyz",
-            "recommendations": f"http://127.0.0.1:{self.ports.recommendations}/readyz",
+            "recommendations": f"http://127.0.0.1:{self.ports.recommendations_internal}/readyz",
             "history": f"http://127.0.0.1:{self.ports.history_status}/readyz",
         }
         return {name: url for name, url in probes.items() if name in self.services}
@@ -263,36 +276,42 @@ def main() -> None:
     stack = LocalStack(bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     try:
         stack.start()
-        env = stack.env()
-        secret = env["AMPLITUDE_WEBHOOK_SECRET"]
-        shown = secret if secret == DEV_SECRET else "<your AMPLITUDE_WEBHOOK_SECRET>"
-        api_key = env["INGEST_API_KEYS"]
-        shown_key = api_key if api_key == DEV_API_KEY else "<one of your INGEST_API_KEYS>"
-        emu = f"http://127.0.0.1:{stack.ports.emulator}"
-        own = ""
-        if stack.names:
-            own = f"  own topics         {', '.join(stack.kafka.all_topics)}\n"
-        print(
-            f"""
-pipeline running (Ctrl-C stops everything)
-  kafka              {stack.bootstrap}{"  (embedded Tansu, memory only)" if stack._broker else ""}
-{own}  ingest webhook     http://127.0.0.1:{stack.ports.ingest}/webhooks/amplitude
-                     Authorization: Bearer {shown}
-                     Amplitude SDKs: server_url=<that URL>, api_key {shown_key}
-  ingest metrics     http://127.0.0.1:{stack.ports.ingest}/metrics
-  streams metrics    http://127.0.0.1:{stack.ports.streams_web}/metrics
-  sink metrics       http://127.0.0.1:{stack.ports.sink_status}/metrics
-  recommendations    http://127.0.0.1:{stack.ports.recommendations}/recommendations/<user_id>
-                     http://127.0.0.1:{stack.ports.recommendations}/similar-items/<item_id>
-  history (CSV)      {env["HISTORY_TARGET"]}  (files roll every {env["HISTORY_ROLL_SECONDS"]}s)
-  personalize plan   applied to the emulator; filter {env["AWS_PERSONALIZE_FILTER_ARN"]}
-  emulator           http://127.0.0.1:{stack.ports.emulator}/_emulator/put-events
-                     faults: curl -d '{{"throttle_rate":0.3}}' {emu}/_emulator/faults
-""",
-            flush=True,
-        )
+        print(banner(stack), flush=True)
         while not stopping.wait(0.5):
             stack.check_alive()
     finally:
         print("stopping...", flush=True)
         stack.stop()
+
+
+def banner(stack: LocalStack) -> str:
+    """What `make run` prints: where each service is, and the credentials to reach it."""
+    env = stack.env()
+    secret = env["AMPLITUDE_WEBHOOK_SECRET"]
+    shown = secret if secret == DEV_SECRET else "<your AMPLITUDE_WEBHOOK_SECRET>"
+    token = env["RECOMMENDATIONS_API_TOKENS"]
+    token = token if token == stack.api_token else "<your RECOMMENDATIONS_API_TOKENS>"
+    api_key = env["INGEST_API_KEYS"]
+    shown_key = api_key if api_key == DEV_API_KEY else "<one of your INGEST_API_KEYS>"
+    emu = f"http://127.0.0.1:{stack.ports.emulator}"
+    own = ""
+    if stack.names:
+        own = f"  own topics         {', '.join(stack.kafka.all_topics)}\n"
+    return f"""
+pipeline running (Ctrl-C stops everything)
+  kafka              {stack.bootstrap}{"  (embedded Tansu, memory only)" if stack._broker else ""}
+{own}  ingest webhook     http://127.0.0.1:{stack.ports.ingest}/webhooks/amplitude
+                     Authorization: Bearer {shown}
+                     Amplitude SDKs: server_url=<that URL>, api_key {shown_key}
+  ingest metrics     http://127.0.0.1:{stack.ports.ingest_internal}/metrics
+  streams metrics    http://127.0.0.1:{stack.ports.streams_web}/metrics
+  sink metrics       http://127.0.0.1:{stack.ports.sink_status}/metrics
+  recommendations    http://127.0.0.1:{stack.ports.recommendations}/recommendations/<user_id>
+                     http://127.0.0.1:{stack.ports.recommendations}/similar-items/<item_id>
+                     Authorization: Bearer {token}
+  recommend. metrics http://127.0.0.1:{stack.ports.recommendations_internal}/metrics
+  history (CSV)      {env["HISTORY_TARGET"]}  (files roll every {env["HISTORY_ROLL_SECONDS"]}s)
+  personalize plan   applied to the emulator; filter {env["AWS_PERSONALIZE_FILTER_ARN"]}
+  emulator           http://127.0.0.1:{stack.ports.emulator}/_emulator/put-events
+                     faults: curl -d '{{"throttle_rate":0.3}}' {emu}/_emulator/faults
+"""

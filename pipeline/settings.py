@@ -4,7 +4,7 @@ Each service's settings class extends `KafkaSettings`, so one environment config
 and each service reads its environment once, at start-up.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +16,13 @@ class KafkaSettings(BaseSettings):
     # Errors name the field, never its value: KAFKA_CLIENT_CONFIG and secrets hold passwords.
     model_config = SettingsConfigDict(extra="ignore", env_file=None, hide_input_in_errors=True)
 
+    pipeline_env: Literal["production", "local"] = Field(
+        default="production",
+        description=(
+            "`local` only in the local stack (`pipeline dev` sets it): there the published "
+            "development secret and short secrets are accepted. Anywhere else they are refused."
+        ),
+    )
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", description="host:port[,host:port] of the Kafka cluster."
     )
@@ -111,6 +118,10 @@ class KafkaSettings(BaseSettings):
         if problems:
             raise ValueError(f"KAFKA_CLIENT_CONFIG refused: {'; '.join(problems)}")
         return value
+
+    @property
+    def local_stack(self) -> bool:
+        return self.pipeline_env == "local"
 
     def client_overrides(self) -> dict[str, Any]:
         return parse_client_config(self.kafka_client_config.get_secret_value())

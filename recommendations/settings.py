@@ -1,13 +1,60 @@
 """Settings of the recommendations service (environment variables: upper-case field names)."""
 
-from pydantic import Field
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from pipeline.settings import KafkaSettings
 
 
+def _list(value: Any) -> Any:
+    """A JSON list, or comma-separated values (what an operator types for one or two)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import orjson
+
+            return orjson.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
 class RecommendationsSettings(KafkaSettings):
-    recommendations_host: str = Field(default="127.0.0.1", description="Address it binds.")
-    recommendations_port: int = Field(default=8002, description="Port of the API and /metrics.")
+    recommendations_host: str = Field(default="127.0.0.1", description="Address the API binds.")
+    recommendations_port: int = Field(default=8002, description="Port of the API (public).")
+    recommendations_internal_host: str = Field(
+        default="127.0.0.1", description="Address of /metrics, /healthz and /readyz."
+    )
+    recommendations_internal_port: int = Field(
+        default=9101, description="Port of /metrics, /healthz and /readyz (never the public one)."
+    )
+    recommendations_api_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default=[],
+        description=(
+            "Bearer tokens the API accepts (`Authorization: Bearer <token>`), comma-separated "
+            "or a JSON list: several at once so a token can be rotated without downtime. "
+            "Required unless RECOMMENDATIONS_ALLOW_UNAUTHENTICATED is true."
+        ),
+    )
+    recommendations_allow_unauthenticated: bool = Field(
+        default=False,
+        description="Explicit opt-in to serve without RECOMMENDATIONS_API_TOKENS (logged).",
+    )
+    recommendations_filter_arns: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description=(
+            "Personalize filters a caller may name in `filter_arn` (comma-separated or JSON "
+            "list); any other is 400. Empty: no caller-chosen filter."
+        ),
+    )
+    recommendations_context_keys: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description=(
+            "Keys a caller may send in `context` (comma-separated or JSON list); any other is "
+            "400. Empty: no context."
+        ),
+    )
     aws_personalize_campaign_arn: str | None = Field(
         default=None, description="Campaign for GET /recommendations/{user_id}."
     )
@@ -30,7 +77,9 @@ class RecommendationsSettings(KafkaSettings):
         default=60.0, ge=0, description="How long an answer is served from the cache."
     )
     recommendations_cache_size: int = Field(
-        default=10_000, ge=1, description="Most users (and items) kept in the cache."
+        default=10_000,
+        ge=1,
+        description="Most answers kept in the cache, all users, items and variants together.",
     )
     recommendations_invalidate_weight: float = Field(
         default=1.5,
@@ -44,3 +93,14 @@ class RecommendationsSettings(KafkaSettings):
         default=8, ge=1, description="Concurrent GetRecommendations calls (boto3 blocks)."
     )
     log_level: str = "INFO"
+
+    _lists = field_validator(
+        "recommendations_api_tokens",
+        "recommendations_filter_arns",
+        "recommendations_context_keys",
+        mode="before",
+    )(_list)
+
+    def secrets(self) -> list[tuple[str, SecretStr | None]]:
+        """Every secret with its variable's name, for the start-up check."""
+        return [("RECOMMENDATIONS_API_TOKENS", token) for token in self.recommendations_api_tokens]

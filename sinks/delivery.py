@@ -121,7 +121,14 @@ class Delivery:
         events = len(call.items)
         request = put_events_request(self._tracking_id, call)
         if self._client is None:
-            log.info("dry run: would send PutEvents", extra={"request": request})
+            # Counts and types only: user, session and item ids are personal data.
+            log.info(
+                "dry run: would send PutEvents",
+                extra={
+                    "events": events,
+                    "event_types": sorted({e["eventType"] for e in request["eventList"]}),
+                },
+            )
             metrics.CALLS.labels(outcome="dry_run", error_code="").inc()
             metrics.EVENTS.labels(outcome="dry_run").inc(events)
             return Outcome(call, Verdict.DELIVERED)

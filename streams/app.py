@@ -56,6 +56,9 @@ def create_app(settings: StreamsSettings) -> faust.App:
         web_host=settings.streams_web_host,
         web_port=settings.streams_web_port,
         web_in_thread=False,
+        # Off unless asked for: the dedup table's contents and the cluster's worker URLs.
+        web_tables_enabled=settings.streams_web_table_views,
+        web_router_enabled=settings.streams_web_router_views,
         broker_max_poll_records=settings.streams_batch_size,
         # No standbys: Faust's memory store drops standby data when a recovery completes, so a
         # worker taking a partition over must read its whole changelog (bounded by the window).

@@ -18,8 +18,21 @@ class StreamsSettings(KafkaSettings):
         default=["item_id", "itemId", "content_id"],
         description="event_properties names holding the item id, tried in order (JSON list).",
     )
-    streams_web_host: str = Field(default="127.0.0.1", description="Faust web (/metrics) address.")
+    streams_web_host: str = Field(
+        default="127.0.0.1",
+        description="Faust web address (/metrics, probes: internal only, never published).",
+    )
     streams_web_port: int = Field(default=6066, description="Faust web (/metrics) port.")
+    streams_web_table_views: bool = Field(
+        default=False,
+        description=(
+            "Serve Faust's /table views: they read table data (here: insert ids) over HTTP."
+        ),
+    )
+    streams_web_router_views: bool = Field(
+        default=False,
+        description="Serve Faust's /router views: they list every worker's URL.",
+    )
     streams_data_dir: Path = Field(
         default=Path(".faust-data"), description="Faust's local state directory."
     )

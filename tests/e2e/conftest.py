@@ -17,6 +17,8 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         log_dir=logs,
         history_dir=tmp_path_factory.mktemp("history"),
     )
+    # The token the tests send, whatever RECOMMENDATIONS_API_TOKENS the caller exported.
+    local.extra_env = {"RECOMMENDATIONS_API_TOKENS": local.api_token}
     local.start(timeout=90)
     yield local
     local.stop()

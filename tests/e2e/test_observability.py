@@ -67,10 +67,10 @@ def prometheus(stack: LocalStack) -> Iterator[RunningPrometheus]:
     running = RunningPrometheus(
         local_config(
             {
-                "ingest": f"127.0.0.1:{ports.ingest}",
+                "ingest": f"127.0.0.1:{ports.ingest_internal}",
                 "streams": f"127.0.0.1:{ports.streams_web}",
                 "sink": f"127.0.0.1:{ports.sink_status}",
-                "recommendations": f"127.0.0.1:{ports.recommendations}",
+                "recommendations": f"127.0.0.1:{ports.recommendations_internal}",
                 "history": f"127.0.0.1:{ports.history_status}",
             }
         )
@@ -117,7 +117,10 @@ def traffic(stack: LocalStack) -> None:
     assert post(stack, {"events": good[:1]}, secret="wrong") == 401
     for _ in range(2):  # a miss, then a hit
         url = f"http://127.0.0.1:{stack.ports.recommendations}/recommendations/obs-1"
-        with urllib.request.urlopen(url, timeout=10) as response:
+        bearer = {"Authorization": f"Bearer {stack.api_token}"}
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=bearer), timeout=10
+        ) as response:
             assert response.status == 200
 
 

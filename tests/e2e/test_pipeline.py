@@ -123,8 +123,9 @@ def test_recommendations_react_to_events_just_posted(stack: LocalStack) -> None:
         # num_results varies per poll so each one asks Personalize rather than the cache.
         url = f"{base}/recommendations/{reader}?num_results={100 + len(attempts) % 400}"
         attempts.append(url)
-        with urllib.request.urlopen(url, timeout=5) as response:
-            body = orjson.loads(response.read())
+        bearer = {"Authorization": f"Bearer {stack.api_token}"}
+        with urllib.request.urlopen(urllib.request.Request(url, headers=bearer), timeout=5) as r:
+            body = orjson.loads(r.read())
         assert body["recommendation_id"]
         return [item["item_id"] for item in body["items"]]
 

@@ -106,3 +106,19 @@ def test_fault_settings_are_checked(personalize_emulator: RunningEmulator) -> No
     with pytest.raises(urllib.error.HTTPError) as caught:
         personalize_emulator.set_faults(throttle=0.5)
     assert caught.value.code == 400
+
+
+def test_fault_flags_parse_false_as_false(personalize_emulator: RunningEmulator) -> None:
+    """ "false" (as a shell or curl user writes it) switches a flag off; rates stay within 0-1."""
+    try:
+        assert personalize_emulator.set_faults(unknown_tracker="true")["unknown_tracker"] is True
+        assert personalize_emulator.set_faults(unknown_tracker="false")["unknown_tracker"] is False
+        assert personalize_emulator.set_faults(unknown_tracker=0)["unknown_tracker"] is False
+        assert personalize_emulator.set_faults(throttle_rate="0.25")["throttle_rate"] == 0.25
+        for bad in ({"throttle_rate": 2}, {"unknown_tracker": "maybe"}):
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                personalize_emulator.set_faults(**bad)
+            assert caught.value.code == 400
+        assert personalize_emulator.set_faults()["throttle_rate"] == 0.25  # nothing half-applied
+    finally:
+        personalize_emulator.set_faults(unknown_tracker=False, throttle_rate=0.0)

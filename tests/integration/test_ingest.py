@@ -5,14 +5,18 @@ import gzip
 import hashlib
 import hmac
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import REGISTRY, generate_latest
 
 from ingest import IngestSettings, create_app
+from ingest.app import internal_app
+from ingest.signatures import sign
 from pipeline.settings import KafkaSettings
 from tests.kafka_fixture import TopicReader
 
@@ -170,29 +174,48 @@ async def test_bad_credentials_write_nothing(
     assert_only(topic_reader(kafka_settings.raw_topic), [b"later"])
 
 
-async def test_custom_secret_header_and_hmac_signature(
-    kafka_settings: KafkaSettings, topic_reader: Callable[[str], TopicReader]
-) -> None:
-    settings = IngestSettings(
+def signed(body: bytes, key: bytes = b"signing-key", at: float | None = None) -> dict[str, str]:
+    """The HMAC headers our own senders put on a request (ingest/signatures.py)."""
+    timestamp = int(time.time() if at is None else at)
+    return {
+        "X-Signature-Timestamp": str(timestamp),
+        "X-Signature-SHA256": sign(key, timestamp, body),
+    }
+
+
+def hmac_settings(kafka_settings: KafkaSettings, **extra: Any) -> IngestSettings:
+    return IngestSettings(
         **kafka_settings.model_dump(),
         amplitude_webhook_secret=SECRET,
         ingest_secret_header="X-Webhook-Secret",
         ingest_hmac_secret="signing-key",
+        **extra,
     )
-    client = await serve(settings)
+
+
+async def test_custom_secret_header_and_hmac_signature(
+    kafka_settings: KafkaSettings, topic_reader: Callable[[str], TopicReader]
+) -> None:
+    client = await serve(hmac_settings(kafka_settings))
     try:
         body = gzip.compress(orjson.dumps([click("signed", 1)]))
-        signature = hmac.new(b"signing-key", body, hashlib.sha256).hexdigest()
         good = {
             "X-Webhook-Secret": SECRET,
-            "X-Signature-SHA256": f"sha256={signature}",
+            **signed(body),
             "Content-Encoding": "gzip",
             "Content-Type": "application/json",
         }
+        unsigned = {k: v for k, v in good.items() if not k.startswith("X-Signature")}
+        # The body's HMAC without the timestamp: what the HMAC mode accepted before.
+        body_only = hmac.new(b"signing-key", body, hashlib.sha256).hexdigest()
         refused = [
             {**good, "X-Webhook-Secret": "nope"},
             {**good, "X-Signature-SHA256": "sha256=" + "0" * 64},
             {k: v for k, v in good.items() if k != "X-Signature-SHA256"},
+            {k: v for k, v in good.items() if k != "X-Signature-Timestamp"},
+            {**good, "X-Signature-Timestamp": str(int(time.time()) + 1)},  # not what was signed
+            {**good, "X-Signature-Timestamp": "soon"},
+            {**unsigned, "X-Signature-SHA256": body_only},
             {**{k: v for k, v in good.items() if k != "X-Webhook-Secret"}, **AUTH},
         ]
         for headers in refused:
@@ -202,8 +225,54 @@ async def test_custom_secret_header_and_hmac_signature(
         response = await client.post(URL, data=tampered, headers=good)
         assert response.status == 401
         response = await client.post(URL, data=body, headers=good)
-        assert response.status == 200
+        assert response.status == 200, await response.text()
         assert_only(topic_reader(kafka_settings.raw_topic), [b"signed"])
+    finally:
+        await client.close()
+
+
+async def test_stale_and_replayed_hmac_requests_answer_401_and_write_nothing(
+    kafka_settings: KafkaSettings, topic_reader: Callable[[str], TopicReader]
+) -> None:
+    client = await serve(hmac_settings(kafka_settings, ingest_hmac_tolerance_seconds=60))
+    try:
+        headers = {"X-Webhook-Secret": SECRET, "Content-Type": "application/json"}
+        for n, at in enumerate((time.time() - 61, time.time() + 61)):  # stale, and from ahead
+            body = orjson.dumps([click("stale", n)])
+            response = await client.post(URL, data=body, headers={**headers, **signed(body, at=at)})
+            assert response.status == 401
+            assert "tolerance" in (await response.json())["error"]
+
+        body = orjson.dumps([click("once", 1)])
+        captured = {**headers, **signed(body)}
+        assert (await client.post(URL, data=body, headers=captured)).status == 200
+        replayed = await client.post(URL, data=body, headers=captured)
+        assert replayed.status == 401
+        assert "replay" in (await replayed.json())["error"]
+        # The same events signed afresh are a new request (the sender's own retry).
+        assert (
+            await client.post(
+                URL, data=body, headers={**headers, **signed(body, at=time.time() + 1)}
+            )
+        ).status == 200
+        assert_only(topic_reader(kafka_settings.raw_topic), [b"once", b"once"])
+    finally:
+        await client.close()
+
+
+async def test_a_signed_request_that_was_not_written_may_be_sent_again(
+    kafka_settings: KafkaSettings, topic_reader: Callable[[str], TopicReader]
+) -> None:
+    """A 4xx/5xx wrote nothing: the same signature is no replay (a sender retries a 503 as is)."""
+    client = await serve(hmac_settings(kafka_settings, ingest_max_events=1))
+    try:
+        headers = {"X-Webhook-Secret": SECRET, "Content-Type": "application/json"}
+        body = orjson.dumps([click("again", 1), click("again", 2)])  # over ingest_max_events
+        captured = {**headers, **signed(body)}
+        assert (await client.post(URL, data=body, headers=captured)).status == 413
+        again = await client.post(URL, data=body, headers=captured)
+        assert again.status == 413  # judged on its body again, not refused as a replay
+        assert_only(topic_reader(kafka_settings.raw_topic), [])
     finally:
         await client.close()
 
@@ -280,15 +349,23 @@ async def test_limits_answer_413_and_write_nothing(
     assert_only(topic_reader(kafka_settings.raw_topic), [b"after"])
 
 
-async def test_probes_openapi_and_metrics(client: TestClient) -> None:
-    assert (await client.get("/healthz")).status == 200
-    assert (await client.get("/readyz")).status == 200
-    spec = await (await client.get("/openapi.json")).json()
-    assert spec["paths"][URL]["post"]["responses"]["413"]
-    await client.post(URL, json=click("u", 1), headers=AUTH)
-    await client.post(URL, json=[{"event_type": "x"}], headers=AUTH)
-    await client.post(URL, json=click("u", 1))
-    text = await (await client.get("/metrics")).text()
+async def test_probes_and_metrics_only_on_the_internal_listener(client: TestClient) -> None:
+    internal = TestClient(TestServer(internal_app(client.app)))
+    await internal.start_server()
+    try:
+        for path in ("/metrics", "/healthz", "/readyz"):
+            assert (await client.get(path)).status == 404, path  # not on the public port
+        assert (await internal.get("/healthz")).status == 200
+        assert (await internal.get("/readyz")).status == 200
+        assert (await internal.post(URL, json=click("u", 1), headers=AUTH)).status == 404
+        spec = await (await client.get("/openapi.json")).json()
+        assert spec["paths"][URL]["post"]["responses"]["413"]
+        await client.post(URL, json=click("u", 1), headers=AUTH)
+        await client.post(URL, json=[{"event_type": "x"}], headers=AUTH)
+        await client.post(URL, json=click("u", 1))
+        text = await (await internal.get("/metrics")).text()
+    finally:
+        await internal.close()
     for name in (
         'ingest_requests_total{status="200"}',
         'ingest_requests_total{status="401"}',
@@ -333,6 +410,6 @@ async def test_an_unexpected_error_is_a_counted_500_not_a_crash(
     response = await client.post(URL, json=click("u", 1), headers=AUTH)
     assert response.status == 500
     assert (await response.json())["error"] == "internal error; retry"
-    text = await (await client.get("/metrics")).text()
+    text = generate_latest(REGISTRY).decode()  # this process's /metrics
     assert 'ingest_requests_total{status="500"}' in text
     assert "ingest_requests_in_flight 0.0" in text

@@ -28,7 +28,7 @@ from pipeline.settings import KafkaSettings
 from tests.kafka_fixture import TopicReader, topic_env
 from tests.service_process import ServiceProcess
 
-SECRET = "fuzz-secret"
+SECRET = "fuzz-secret-0123456789abcdef0123456789"  # 32+ characters: a process refuses less
 AUTH = {"Authorization": f"Bearer {SECRET}"}
 REQUESTS = 1000
 
@@ -47,27 +47,30 @@ def ingest_log(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def ingest_url(kafka_settings: KafkaSettings, ingest_log: Path) -> Iterator[str]:
-    port = free_port()
+def ingest_url(kafka_settings: KafkaSettings, ingest_log: Path) -> Iterator[tuple[str, str]]:
+    """The public (webhook) and internal (/metrics) base URLs of a running ingest."""
+    port, internal_port = free_port(), free_port()
     service = ServiceProcess(
         "ingest",
         {
             **topic_env(kafka_settings),
             "AMPLITUDE_WEBHOOK_SECRET": SECRET,
             "INGEST_PORT": str(port),
+            "INGEST_INTERNAL_PORT": str(internal_port),
             "INGEST_MAX_EVENTS": "50",
             "LOG_LEVEL": "INFO",
         },
-        f"http://127.0.0.1:{port}/readyz",
+        f"http://127.0.0.1:{internal_port}/readyz",
         ingest_log,
     ).start()
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal_port}"
     assert service.stop() == 0
 
 
 def test_a_thousand_generated_requests_get_no_5xx(
-    ingest_url: str, kafka_settings: KafkaSettings, ingest_log: Path
+    ingest_url: tuple[str, str], kafka_settings: KafkaSettings, ingest_log: Path
 ) -> None:
+    ingest_url, internal_url = ingest_url
     schema = schemathesis.openapi.from_url(f"{ingest_url}/openapi.json")
     webhook = schema["/webhooks/amplitude"]["POST"]
     cases = st.one_of(
@@ -109,7 +112,8 @@ def test_a_thousand_generated_requests_get_no_5xx(
         assert reader.read(1)
     finally:
         reader.close()
-    metrics = requests.get(f"{ingest_url}/metrics", timeout=5).text
+    metrics = requests.get(f"{internal_url}/metrics", timeout=5).text
+    assert 'ingest_requests_total{status="200"}' in metrics
     assert 'ingest_requests_total{status="5' not in metrics
 
     # Logs: one JSON object a line (librdkafka's included), refusals carry the request id,

@@ -14,12 +14,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ingest import IngestSettings, create_app
+from ingest.app import internal_app
 from pipeline.broker import EmbeddedKafka, free_port
 from pipeline.kafka import ensure_topics
 from tests.kafka_fixture import TopicReader, own_topics, topic_env, wait_for, wait_for_async
 from tests.service_process import ServiceProcess
 
-SECRET = "s3cret"
+SECRET = "s3cret-0123456789abcdef0123456789"  # 32+ characters: a process refuses less
 AUTH = {"Authorization": f"Bearer {SECRET}"}
 URL = "/webhooks/amplitude"
 
@@ -52,7 +53,11 @@ async def test_broker_down_gives_503_and_not_ready_then_recovers_with_nothing_lo
         ingest_ack_timeout_seconds=2.0,
         ingest_retry_after_seconds=7,
     )
-    async with TestClient(TestServer(create_app(settings))) as client:
+    app = create_app(settings)
+    async with (
+        TestClient(TestServer(app)) as client,
+        TestClient(TestServer(internal_app(app))) as internal,  # /readyz, /metrics
+    ):
         assert (await client.post(URL, json=batch("warm", 3), headers=AUTH)).status == 200
 
         broker.stop_node(1)
@@ -61,15 +66,17 @@ async def test_broker_down_gives_503_and_not_ready_then_recovers_with_nothing_lo
         assert refused.status == 503
         assert refused.headers["Retry-After"] == "7"
         assert "retry" in (await refused.json())["error"]
-        assert (await client.get("/readyz")).status == 503
-        assert 'ingest_requests_total{status="503"}' in await (await client.get("/metrics")).text()
+        assert (await internal.get("/readyz")).status == 503
+        assert (
+            'ingest_requests_total{status="503"}' in await (await internal.get("/metrics")).text()
+        )
 
         # Same port; memory storage lost the topics, so create them again (as `make run` does).
         broker.start_node(1)
         ensure_topics(kafka)
 
         async def ready() -> bool:
-            return (await client.get("/readyz")).status == 200
+            return (await internal.get("/readyz")).status == 200
 
         await wait_for_async(ready, 30, "/readyz after the broker came back")
 
@@ -97,20 +104,21 @@ async def test_sigterm_finishes_in_flight_requests_then_flushes(
     broker: EmbeddedKafka, tmp_path: Path
 ) -> None:
     kafka = own_topics(broker.bootstrap_servers)
-    port = free_port()
+    port, internal_port = free_port(), free_port()
     service = ServiceProcess(
         "ingest",
         {
             **topic_env(kafka),
             "AMPLITUDE_WEBHOOK_SECRET": SECRET,
             "INGEST_PORT": str(port),
+            "INGEST_INTERNAL_PORT": str(internal_port),
             "INGEST_ACK_TIMEOUT_SECONDS": "60",
             "INGEST_SHUTDOWN_TIMEOUT_SECONDS": "60",
         },
-        f"http://127.0.0.1:{port}/readyz",
+        f"http://127.0.0.1:{internal_port}/readyz",
         tmp_path / "ingest.log",
     ).start()
-    base = f"http://127.0.0.1:{port}"
+    base, internal = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal_port}"
     kafka_pid = broker.pid()  # the broker process itself: paused to hold requests in flight
     paused = False
     try:
@@ -128,7 +136,7 @@ async def test_sigterm_finishes_in_flight_requests_then_flushes(
             held = [asyncio.create_task(post(n)) for n in range(5)]
 
             async def all_in_flight() -> bool:
-                async with aiohttp.ClientSession(base) as probe:
+                async with aiohttp.ClientSession(internal) as probe:
                     async with probe.get("/metrics") as response:
                         text = await response.text()
                 return "ingest_requests_in_flight 5.0" in text
@@ -141,7 +149,7 @@ async def test_sigterm_finishes_in_flight_requests_then_flushes(
             async def refusing() -> bool:
                 try:
                     async with aiohttp.ClientSession(base) as probe:
-                        async with probe.get("/healthz"):
+                        async with probe.get("/openapi.json"):
                             return False
                 except aiohttp.ClientConnectionError:
                     return True

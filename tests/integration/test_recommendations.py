@@ -8,15 +8,24 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from confluent_kafka import Producer
+from prometheus_client import REGISTRY, generate_latest
 
 from pipeline.broker import free_port
 from pipeline.devstack import DEV_CAMPAIGN_ARN, DEV_SIMS_CAMPAIGN_ARN
 from pipeline.settings import KafkaSettings
 from recommendations import RecommendationsSettings, create_app
+from recommendations.app import internal_app
 from tests.kafka_fixture import wait_for_async
 from tests.personalize_fixture import RunningEmulator
 
 SENT_AT = datetime(2024, 1, 1, tzinfo=UTC)
+# Two tokens at once: the old one and its replacement, during a rotation.
+TOKENS = [
+    "old-token-0123456789abcdefghijklmnopqrstuv",
+    "new-token-0123456789abcdefghijklmnopqrstuv",
+]
+BEARER = {"Authorization": f"Bearer {TOKENS[0]}"}
+FILTER_ARN = "arn:aws:personalize:us-east-1:000000000000:filter/exclude-purchased"
 
 
 def history(emulator: RunningEmulator, user: str, items: dict[str, float]) -> None:
@@ -34,6 +43,9 @@ def settings_for(kafka: KafkaSettings, runtime_url: str, **extra: Any) -> Recomm
         "aws_personalize_campaign_arn": DEV_CAMPAIGN_ARN,
         "aws_personalize_sims_campaign_arn": DEV_SIMS_CAMPAIGN_ARN,
         "recommendations_cache_ttl_seconds": 300,
+        "recommendations_api_tokens": TOKENS,
+        "recommendations_filter_arns": [FILTER_ARN, "not-an-arn"],
+        "recommendations_context_keys": ["DEVICE"],
     }
     values.update(extra)
     return RecommendationsSettings(**values)
@@ -54,14 +66,19 @@ async def client(
 
 
 async def wait_for_ready(client: TestClient) -> None:
-    async def ready() -> bool:
-        return (await client.get("/readyz")).status == 200
+    """Ready (on the internal listener) once the invalidation listener holds its partitions."""
+    async with TestClient(TestServer(internal_app(client.app))) as internal:
 
-    await wait_for_async(ready, what="recommendations ready")
+        async def ready() -> bool:
+            return (await internal.get("/readyz")).status == 200
+
+        await wait_for_async(ready, what="recommendations ready")
 
 
-async def get(client: TestClient, path: str) -> tuple[int, dict[str, Any]]:
-    response = await client.get(path)
+async def get(
+    client: TestClient, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    response = await client.get(path, headers=BEARER if headers is None else headers)
     return response.status, await response.json()
 
 
@@ -109,7 +126,7 @@ async def test_strong_interaction_invalidates_only_its_user(
 
     await wait_for_async(carol_fresh, what="carol's cached answers invalidated")
     assert (await get(client, "/recommendations/dave"))[1]["cached"] is True  # 1.0 < 1.5
-    metrics = await (await client.get("/metrics")).text()
+    metrics = generate_latest(REGISTRY).decode()  # this process's /metrics
     assert 'recommendations_cache_lookups_total{result="hit"}' in metrics
 
 
@@ -122,6 +139,14 @@ async def test_strong_interaction_invalidates_only_its_user(
         ("/recommendations/u?filter_values={}", 200, ""),
         ('/recommendations/u?filter_values={"a":"b"}', 400, "needs filter_arn"),
         ("/recommendations/u?filter_arn=not-an-arn", 400, "Personalize refused"),
+        (f"/recommendations/u?filter_arn={FILTER_ARN}x", 400, "RECOMMENDATIONS_FILTER_ARNS"),
+        (
+            "/recommendations/u?filter_arn=arn:aws:personalize:us-east-1:1:filter/other",
+            400,
+            "RECOMMENDATIONS_FILTER_ARNS",
+        ),
+        ('/similar-items/i1?context={"DEVICE":"phone","REGION":"x"}', 400, "['REGION']"),
+        ('/recommendations/u?context={"DEVICE":"phone"}', 200, ""),
     ],
 )
 async def test_bad_parameters(client: TestClient, path: str, status: int, message: str) -> None:
@@ -158,3 +183,54 @@ async def test_unknown_campaign_is_404_and_unreachable_aws_is_503(
             404,
             "no campaign configured (AWS_PERSONALIZE_SIMS_CAMPAIGN_ARN)",
         )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-token-0123456789abcdefghijklmnopqrs"},
+        {"Authorization": f"Bearer {TOKENS[0][:-1]}"},
+        {"Authorization": f"Basic {TOKENS[0]}"},
+        {"Authorization": TOKENS[0]},
+        {"X-Api-Key": TOKENS[0]},
+    ],
+    ids=["none", "wrong", "truncated", "basic", "no scheme", "other header"],
+)
+async def test_without_or_with_a_wrong_token_401_and_no_call(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, headers: dict[str, str]
+) -> None:
+    import recommendations.app
+
+    calls: list[object] = []
+    real = recommendations.app.get_recommendations
+    monkeypatch.setattr(
+        recommendations.app, "get_recommendations", lambda *a: calls.append(a) or real(*a)
+    )
+    assert (await get(client, "/recommendations/eve?num_results=3"))[0] == 200
+    assert len(calls) == 1  # the spy sees the calls an authorised request makes
+    for path in ("/recommendations/eve", "/similar-items/i1"):
+        response = await client.get(path, headers=headers)
+        assert response.status == 401, path
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="recommendations"'
+        assert "bearer token" in (await response.json())["error"]
+        assert TOKENS[0] not in await response.text()
+    assert len(calls) == 1  # Personalize was not asked again
+
+
+async def test_every_listed_token_works_so_one_can_be_rotated(client: TestClient) -> None:
+    for token in TOKENS:
+        status, _ = await get(client, "/recommendations/u", {"Authorization": f"Bearer {token}"})
+        assert status == 200
+    status, _ = await get(client, "/recommendations/u", {"Authorization": f"bearer {TOKENS[1]}"})
+    assert status == 200  # the scheme is case-insensitive (RFC 9110)
+
+
+async def test_metrics_and_probes_are_not_on_the_public_port(client: TestClient) -> None:
+    for path in ("/metrics", "/readyz", "/healthz"):
+        assert (await client.get(path, headers=BEARER)).status == 404, path
+    async with TestClient(TestServer(internal_app(client.app))) as internal:
+        assert (await internal.get("/healthz")).status == 200
+        text = await (await internal.get("/metrics")).text()
+        assert "recommendations_requests_total" in text
+        assert (await internal.get("/recommendations/u", headers=BEARER)).status == 404

@@ -14,7 +14,9 @@ import pytest
 from confluent_kafka import Message, Producer
 
 from pipeline.broker import free_port
+from pipeline.devstack import answers_ok
 from pipeline.settings import KafkaSettings
+from streams.app import SEEN_TABLE
 from tests.kafka_fixture import TopicReader, topic_env, wait_for
 from tests.service_process import ServiceProcess, scraped
 from tests.unit.test_rules import SEED_WEIGHTS
@@ -318,3 +320,25 @@ def _has_line(worker: ServiceProcess, prefix: str) -> bool:
     url = worker.ready_url.replace("/readyz", "/metrics")
     with urllib.request.urlopen(url, timeout=5) as response:
         return any(line.startswith(prefix) for line in response.read().decode().splitlines())
+
+
+@pytest.mark.parametrize("asked", [False, True], ids=["default", "asked for"])
+def test_faust_table_and_router_views_are_off_unless_asked_for(
+    kafka_settings: KafkaSettings, tmp_path: Path, asked: bool
+) -> None:
+    """/table reads the dedup table (insert ids) and /router lists the workers: off by default."""
+    flag = "true" if asked else "false"
+    worker = start_worker(
+        kafka_settings,
+        tmp_path,
+        f"views-{uuid.uuid4().hex[:8]}",
+        STREAMS_WEB_TABLE_VIEWS=flag,
+        STREAMS_WEB_ROUTER_VIEWS=flag,
+    )
+    try:
+        base = worker.ready_url.removesuffix("/readyz")
+        for path in ("/table/", f"/table/{SEEN_TABLE}/", "/router/"):
+            assert answers_ok(base + path) is asked, path
+        assert answers_ok(base + "/metrics")
+    finally:
+        assert worker.stop() == 0

@@ -157,3 +157,61 @@ def test_dead_letters_outlive_the_topics_they_come_from() -> None:
     assert dead >= 24 * 28
     assert dead > float(_substituted(env["RAW_TOPIC_RETENTION_HOURS"])[1])
     assert dead > float(_substituted(env["INTERACTIONS_TOPIC_RETENTION_HOURS"])[1])
+
+
+PROMETHEUS: dict[str, Any] = yaml.safe_load((ROOT / "ops/prometheus/prometheus.yml").read_text())
+# Each service's internal listener (/metrics, probes): the variable naming its port.
+INTERNAL_PORTS = {
+    "ingest": "INGEST_INTERNAL_PORT",
+    "streams": "STREAMS_WEB_PORT",
+    "sink": "SINK_STATUS_PORT",
+    "recommendations": "RECOMMENDATIONS_INTERNAL_PORT",
+    "history": "HISTORY_STATUS_PORT",
+}
+
+
+def published(service: dict[str, Any]) -> list[tuple[str, str]]:
+    """(host side, container port) of each published port."""
+    out = []
+    for mapping in service.get("ports", []):
+        *host, container = str(mapping).split(":")
+        out.append((":".join(host), container))
+    return out
+
+
+def test_ingest_endpoint_is_https_with_a_mounted_certificate() -> None:
+    ingest = SERVICES["ingest"]
+    env = ingest["environment"]
+    mounts = {v.rsplit(":", 2)[1]: v for v in ingest["volumes"]}  # source:target:ro
+    for name in ("INGEST_TLS_CERT_FILE", "INGEST_TLS_KEY_FILE"):
+        directory = env[name].rsplit("/", 1)[0]
+        assert directory in mounts and mounts[directory].endswith(":ro"), name
+    assert "INGEST_TLS_DIR:?" in " ".join(ingest["volumes"])  # no certificate: no start
+    assert published(ingest) == [("443", env["INGEST_PORT"])]
+
+
+@pytest.mark.parametrize("name", PIPELINE)
+def test_metrics_and_probes_are_internal_and_scraped_there(name: str) -> None:
+    service = SERVICES[name]
+    internal = str(service["environment"][INTERNAL_PORTS[name]])
+    assert internal not in {container for _, container in published(service)}
+    assert f"127.0.0.1:{internal}/readyz" in " ".join(service["healthcheck"]["test"])
+    (job,) = [j for j in PROMETHEUS["scrape_configs"] if j["job_name"] == name]
+    assert job["static_configs"][0]["targets"] == [f"{name}:{internal}"]
+
+
+def test_only_loopback_for_operator_tools_and_nothing_marked_local() -> None:
+    for name in ("prometheus", "grafana", "emulator"):
+        assert all(host.startswith("127.0.0.1") for host, _ in published(SERVICES[name])), name
+    for name in PIPELINE:
+        assert "PIPELINE_ENV" not in SERVICES[name]["environment"]  # production by default
+
+
+def test_the_production_profile_never_starts_the_emulator() -> None:
+    """Without --profile local nothing runs it, waits for it or points at it."""
+    for name, service in SERVICES.items():
+        if name == "emulator":
+            continue
+        assert "profiles" not in service, name
+        assert "emulator" not in (service.get("depends_on") or {}), name
+        assert "emulator" not in str(service.get("environment", {})), name

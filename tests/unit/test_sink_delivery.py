@@ -1,9 +1,12 @@
 """Failure classes in one place, backoff with jitter, the shared rate limit, event limits."""
 
+import logging
 from datetime import UTC, datetime
 
+import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
+from pipeline.logs import JsonFormatter
 from pipeline.service_model import validate
 from sinks.delivery import Verdict, backoff, classify
 from sinks.personalize_client import _shapes, event_problems
@@ -108,3 +111,20 @@ def test_fast_check_agrees_with_the_full_walk() -> None:
     for event in cases:
         full = validate(SHAPES[0], {**event, "sentAt": 0.0})
         assert (event_problems("u", "s", event) == []) == (full == []), event
+
+
+def test_dry_run_logs_counts_not_ids(caplog: pytest.LogCaptureFixture) -> None:
+    """A dry run logs what it would send without user, session or item ids (personal data)."""
+    from sinks.batcher import Call, Pending
+    from sinks.delivery import Delivery
+
+    event = {"eventType": "click", "itemId": "item-secret-42", "sentAt": datetime.now(UTC)}
+    call = Call(0, "user-secret-7", "session-secret-9", [Pending(0, 1, event, b"{}")])
+    with caplog.at_level(logging.INFO, logger="sinks.delivery"):
+        outcome = Delivery(None, "tracker").send(call)
+    assert outcome.verdict is Verdict.DELIVERED
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("dry run")]
+    line = JsonFormatter("sink").format(record)
+    assert '"events":1' in line and "click" in line
+    for personal in ("user-secret-7", "session-secret-9", "item-secret-42"):
+        assert personal not in line
