@@ -9,14 +9,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.broker import EmbeddedKafka, free_port
+from pipeline.broker import EmbeddedKafka, die_with_parent, free_port
 from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
 
@@ -95,7 +94,8 @@ class LocalStack:
     def start(self, timeout: float = 60.0) -> "LocalStack":
         self._data_dir = tempfile.TemporaryDirectory(prefix="pipeline-dev-")
         if self.bootstrap is None:
-            self._broker = EmbeddedKafka().start()
+            self._broker = EmbeddedKafka()  # assigned first: stop() stops a half-started one
+            self._broker.start()
             self.bootstrap = self._broker.bootstrap_servers
         env = self.env()
         ensure_topics(KafkaSettings(kafka_bootstrap_servers=self.bootstrap))
@@ -114,6 +114,7 @@ class LocalStack:
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
+            preexec_fn=die_with_parent,  # `make run` killed: the services go too
         )
 
     def wait_ready(self, timeout: float) -> None:
@@ -166,10 +167,13 @@ def answers_ok(url: str) -> bool:
 
 
 def main() -> None:
-    """Run the stack in the foreground until Ctrl-C or SIGTERM, then stop everything."""
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
+    """Run the stack in the foreground until Ctrl-C or SIGTERM, then stop everything (also
+    when that comes while it is still starting)."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # SIGINT raises KeyboardInterrupt already
     stack = LocalStack(bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     try:
         stack.start()
@@ -177,10 +181,13 @@ def main() -> None:
         secret = env["AMPLITUDE_WEBHOOK_SECRET"]
         shown = secret if secret == DEV_SECRET else "<your AMPLITUDE_WEBHOOK_SECRET>"
         emu = f"http://127.0.0.1:{stack.ports.emulator}"
+        embedded = ""
+        if stack._broker is not None:
+            embedded = f"  (embedded Apache Kafka {stack._broker.version}, data removed on stop)"
         print(
             f"""
 pipeline running (Ctrl-C stops everything)
-  kafka              {stack.bootstrap}{"  (embedded Tansu, memory only)" if stack._broker else ""}
+  kafka              {stack.bootstrap}{embedded}
   ingest webhook     http://127.0.0.1:{stack.ports.ingest}/webhooks/amplitude
                      Authorization: Bearer {shown}
   ingest metrics     http://127.0.0.1:{stack.ports.ingest}/metrics
@@ -194,8 +201,11 @@ pipeline running (Ctrl-C stops everything)
 """,
             flush=True,
         )
-        while not stopping.wait(0.5):
+        while True:
+            time.sleep(0.5)  # a supervisor's beat: no event tells us a child died
             stack.check_alive()
+    except KeyboardInterrupt:
+        pass
     finally:
         print("stopping...", flush=True)
         stack.stop()

@@ -109,9 +109,10 @@ _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel sends SIGTERM to the JVM if we die first,
-    so not even a SIGKILL of pytest or `make run` leaves a broker behind."""
+def die_with_parent() -> None:
+    """A `preexec_fn`: runs in the child before exec, so that the kernel sends it SIGTERM if
+    the thread that started it dies first; not even a SIGKILL of pytest or `make run` leaves a
+    broker or a service behind."""
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
@@ -222,7 +223,7 @@ class EmbeddedKafka:
                     ],
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=die_with_parent,
                 )
             )
         for process in formats:
@@ -249,7 +250,7 @@ class EmbeddedKafka:
                  str(node.directory / "server.properties")],
                 stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us; we stop the nodes in order.
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )  # fmt: skip
         if wait:
             self.wait_until_serving(timeout, nodes=[node])
