@@ -59,6 +59,8 @@ class LocalStack:
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            # One machine: a killed service's partitions move on in 6 s, not Kafka's 45.
+            "KAFKA_SESSION_TIMEOUT_MS": os.environ.get("KAFKA_SESSION_TIMEOUT_MS", "6000"),
             "AMPLITUDE_WEBHOOK_SECRET": os.environ.get("AMPLITUDE_WEBHOOK_SECRET", DEV_SECRET),
             "AWS_PERSONALIZE_TRACKING_ID": os.environ.get(
                 "AWS_PERSONALIZE_TRACKING_ID", DEV_TRACKING_ID

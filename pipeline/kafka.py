@@ -13,12 +13,17 @@ log = logging.getLogger(__name__)
 
 
 def producer_config(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]:
-    """A durable producer: idempotent, acks from all in-sync replicas, small linger for batching."""
+    """A durable producer: idempotent, acks from all in-sync replicas, small linger for batching.
+
+    Keys are placed by murmur2, as Kafka's Java clients do (librdkafka's own default is CRC32):
+    a user's records land on the partition a Java or Kafka Streams application expects, and on
+    the same partition number in every pipeline topic of the same partition count."""
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
+        "partitioner": "murmur2_random",
         **settings.client_overrides(),
     }
     config.update(overrides)
