@@ -326,6 +326,15 @@ class EmbeddedKafka:
         assert process is not None, f"node {node_id} is not running"
         return process.pid
 
+    def pin(self, cores: set[int]) -> None:
+        """Pin every thread of every running node's JVM to `cores` (benchmarks keep the broker
+        off the measured process's core; the threads a JVM starts later inherit it)."""
+        for node in self._nodes:
+            if node.process is not None:
+                for task in Path(f"/proc/{node.process.pid}/task").iterdir():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.sched_setaffinity(int(task.name), cores)
+
     def __enter__(self) -> "EmbeddedKafka":
         return self.start()
 
