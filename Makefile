@@ -9,10 +9,14 @@ STAMP := $(VENV)/.installed
 # (Re)install when the dependencies or the lock change.
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH"; exit 1; }
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip==26.3
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
-	touch $(STAMP)
+	@echo "installing the locked Python dependencies into $(VENV) (constraints.txt)..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip==26.3
+	@# setuptools' notes on editable installs (UserWarning) are not for the person installing.
+	@PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet --disable-pip-version-check \
+		-c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+	@echo "installed; the embedded Kafka's jars come from Maven Central on first use (once)"
 
 # The Compose Specification's JSON schema, for tests/unit/test_compose.py: the newest copy on
 # PyPI is the one docker-compose 1.29.2 ships (2021); only the schema is taken, nothing installed.
@@ -33,7 +37,7 @@ run: $(STAMP)
 test: $(STAMP) $(COMPOSE_SCHEMA) system-deps lint
 	$(BIN)/python -m pytest
 
-## kcat and prometheus from Debian (installed when missing and run as root).
+## Java 17, Maven, kcat and prometheus from Debian (installed when missing and run as root).
 system-deps:
 	.ci/system-deps
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/ingest_bench.py [--seconds 10] [--runs 3]
 
 Layout on a 2-core machine: the service under test (ingest, or the bare shim) is pinned to
-core 0 with `taskset`; the embedded broker (Tansu) and the load generator (`wrk`, one thread,
+core 0 with `taskset`; the embedded Apache Kafka and the load generator (`wrk`, one thread,
 8 connections; `apt-get install wrk`) share core 1. Each scenario posts the same body over and
 over: 100 events a request, then 1 event a request, each event a ~634-byte Amplitude-like
 object as in shared/reference/performance.md. Every 200 means Kafka acknowledged the events

@@ -253,9 +253,7 @@ def main() -> None:
 
         if pin:
             os.sched_setaffinity(0, {int(OTHER_CORE)})
-            broker_pid = broker.pid()
-            if broker_pid:
-                os.sched_setaffinity(broker_pid, {int(OTHER_CORE)})
+            broker.pin({int(OTHER_CORE)})
         emulator = spawn("emulator", OTHER_CORE)
         sink = spawn("sink", SINK_CORE)
 

@@ -224,7 +224,7 @@ def main() -> None:
     log = Path(tempfile.mkdtemp(prefix="streams-bench-")) / "worker.log"
     print(f"machine: {_cpu_model()}, {os.cpu_count()} cores; load average {os.getloadavg()}")
     with EmbeddedKafka() as broker:
-        os.sched_setaffinity(broker.pid(), {0})
+        broker.pin({0})
         os.sched_setaffinity(0, {0})  # this driver too: core 1 is for the measured process
         settings = KafkaSettings(
             kafka_bootstrap_servers=broker.bootstrap_servers,

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import uuid
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from personalize import PersonalizeSetupSettings
 from personalize.apply import ApplyReport, apply_plan
-from pipeline.broker import EmbeddedKafka, free_port
+from pipeline.broker import EmbeddedKafka, die_with_parent, free_port
 from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
 from sinks.history_settings import HistorySettings
@@ -108,6 +107,8 @@ class LocalStack:
             # The one place that says "local stack": the published secret is accepted here only.
             "PIPELINE_ENV": "local",
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            # One machine: a killed service's partitions move on in 6 s, not Kafka's 45.
+            "KAFKA_SESSION_TIMEOUT_MS": os.environ.get("KAFKA_SESSION_TIMEOUT_MS", "6000"),
             "AMPLITUDE_WEBHOOK_SECRET": os.environ.get("AMPLITUDE_WEBHOOK_SECRET", DEV_SECRET),
             "INGEST_API_KEYS": os.environ.get("INGEST_API_KEYS", DEV_API_KEY),
             "AWS_PERSONALIZE_TRACKING_ID": os.environ.get(
@@ -162,7 +163,8 @@ class LocalStack:
     def start(self, timeout: float = 60.0) -> "LocalStack":
         self._data_dir = tempfile.TemporaryDirectory(prefix="pipeline-dev-")
         if self.bootstrap is None:
-            self._broker = EmbeddedKafka().start()
+            self._broker = EmbeddedKafka()  # assigned first: stop() stops a half-started one
+            self._broker.start()
             self.bootstrap = self._broker.bootstrap_servers
         else:  # someone else's cluster, perhaps production's: use names of this run's own
             self.names = run_names(f"dev-{uuid.uuid4().hex[:8]}")
@@ -211,6 +213,7 @@ class LocalStack:
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
+            preexec_fn=die_with_parent,  # `make run` killed: the services go too
         )
 
     def probes(self) -> dict[str, str]:
@@ -269,16 +272,22 @@ def answers_ok(url: str) -> bool:
 
 
 def main() -> None:
-    """Run the stack in the foreground until Ctrl-C or SIGTERM, then stop everything."""
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
+    """Run the stack in the foreground until Ctrl-C or SIGTERM, then stop everything (also
+    when that comes while it is still starting)."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # SIGINT raises KeyboardInterrupt already
     stack = LocalStack(bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     try:
         stack.start()
         print(banner(stack), flush=True)
-        while not stopping.wait(0.5):
+        while True:
+            time.sleep(0.5)  # a supervisor's beat: no event tells us a child died
             stack.check_alive()
+    except KeyboardInterrupt:
+        pass
     finally:
         print("stopping...", flush=True)
         stack.stop()
@@ -294,12 +303,15 @@ def banner(stack: LocalStack) -> str:
     api_key = env["INGEST_API_KEYS"]
     shown_key = api_key if api_key == DEV_API_KEY else "<one of your INGEST_API_KEYS>"
     emu = f"http://127.0.0.1:{stack.ports.emulator}"
+    embedded = ""
+    if stack._broker is not None:
+        embedded = f"  (embedded Apache Kafka {stack._broker.version}, data removed on stop)"
     own = ""
     if stack.names:
         own = f"  own topics         {', '.join(stack.kafka.all_topics)}\n"
     return f"""
 pipeline running (Ctrl-C stops everything)
-  kafka              {stack.bootstrap}{"  (embedded Tansu, memory only)" if stack._broker else ""}
+  kafka              {stack.bootstrap}{embedded}
 {own}  ingest webhook     http://127.0.0.1:{stack.ports.ingest}/webhooks/amplitude
                      Authorization: Bearer {shown}
                      Amplitude SDKs: server_url=<that URL>, api_key {shown_key}

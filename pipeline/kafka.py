@@ -1,6 +1,7 @@
 """confluent-kafka client configurations and topic creation, in one place."""
 
 import logging
+import time
 from typing import Any, Literal
 
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
@@ -12,12 +13,17 @@ log = logging.getLogger(__name__)
 
 
 def producer_config(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]:
-    """A durable producer: idempotent, acks from all in-sync replicas, small linger for batching."""
+    """A durable producer: idempotent, acks from all in-sync replicas, small linger for batching.
+
+    Keys are placed by murmur2, as Kafka's Java clients do (librdkafka's own default is CRC32):
+    a user's records land on the partition a Java or Kafka Streams application expects, and on
+    the same partition number in every pipeline topic of the same partition count."""
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
+        "partitioner": "murmur2_random",
         **settings.client_overrides(),
     }
     config.update(overrides)
@@ -55,7 +61,12 @@ def admin_client(settings: KafkaSettings) -> AdminClient:
 
 
 def create_topics(admin: AdminClient, topics: list[NewTopic], timeout: float = 30.0) -> None:
-    """Create the topics that do not exist yet (existing ones are left alone, as they are)."""
+    """Create the topics that do not exist yet (existing ones are left alone, as they are),
+    and return once every one is served with a leader for each partition.
+
+    Kafka answers CreateTopics once the controller has the topic; the brokers learn of it a
+    moment later, and until then DescribeTopics shows it with no partitions."""
+    deadline = time.monotonic() + timeout
     for name, future in admin.create_topics(topics, operation_timeout=timeout).items():
         try:
             future.result(timeout=timeout)
@@ -63,6 +74,23 @@ def create_topics(admin: AdminClient, topics: list[NewTopic], timeout: float = 3
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
+    for topic in topics:
+        while not _served(admin, topic.topic, max(0.1, deadline - time.monotonic())):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topic {topic.topic!r} not served after {timeout}s")
+            time.sleep(0.05)  # a state of the cluster to poll, with a deadline
+
+
+def _served(admin: AdminClient, topic: str, timeout: float) -> bool:
+    try:
+        description = describe_topic(admin, topic, timeout)
+    except KafkaException:
+        return False  # e.g. the leader is being elected: asked again
+    return (
+        description is not None
+        and all(p.leader is not None for p in description.partitions)
+        and bool(description.partitions)
+    )
 
 
 def describe_topic(
@@ -70,7 +98,9 @@ def describe_topic(
 ) -> TopicDescription | None:
     """The topic's id and partitions, or None when it does not exist.
 
-    DescribeTopics, not a metadata request: Tansu creates a topic a metadata request names."""
+    DescribeTopics, the admin API for it: it answers with the topic id (the delivery log keys
+    its records by it) and never creates the topic, as a metadata request can on a broker with
+    `auto.create.topics.enable` (Kafka's default) when the client allows it."""
     future = admin.describe_topics(TopicCollection([topic]))[topic]
     try:
         description: TopicDescription = future.result(timeout)

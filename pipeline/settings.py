@@ -37,11 +37,13 @@ class KafkaSettings(BaseSettings):
         ),
     )
     kafka_session_timeout_ms: int = Field(
-        default=6000,
+        default=45000,
         ge=1000,
         description=(
-            "Consumer-group session timeout. 6 s (Kafka's minimum) keeps group joins short: "
-            "Tansu waits half of it before assigning partitions."
+            "Consumer-group session timeout: how long a crashed member's partitions wait before "
+            "the group moves them (a stopped one leaves at once). Kafka's own default; shorter "
+            "fails over faster but makes a stalled event loop or network blip a rebalance, "
+            "which costs the stream stage a dedup-table recovery. The broker allows 6000 and up."
         ),
     )
     raw_topic: str = Field(default="amplitude.raw", description="Raw Amplitude events.")

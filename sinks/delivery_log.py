@@ -10,8 +10,8 @@ record still listing an offset >= C (`LogPositions`). On assignment the sink wri
 record, reads the log from that committed offset up to the marker, and skips what it lists.
 
 Records are written only after Personalize answered 200, so they are always true: a record
-lost, unread or given up on costs re-sends, never an event. Kafka's OffsetCommit metadata
-would be the natural place for this, but Tansu does not keep it.
+lost, unread or given up on costs re-sends, never an event. Why a topic and not Kafka's
+OffsetCommit metadata (a tighter re-send bound, no 4 KB cap): docs/delivery-log.md.
 
 A record's value is {"topic_id": <the interactions topic's id>, "offsets": [...]}; the topic id
 makes the records of a deleted and recreated interactions topic (offsets restart) ignored.
@@ -229,15 +229,16 @@ class DeliveryLog:
     def restore(self, watermarks: dict[int, int], starts: dict[int, int]) -> dict[int, set[int]]:
         """On assignment: per partition, the source offsets >= its committed `watermarks` that
         were delivered, read from the committed log offsets `starts` (negative: none, from the
-        first record) up to a marker written now (Tansu's end offsets are not the partitions'
-        ends). Takes at most `sink_delivery_log_read_timeout_seconds`; what it did not read is
-        re-sent. It runs in the rebalance callback (as Kafka Connect's onPartitionsAssigned work
-        does): polling waits for it, the group's heartbeats do not."""
+        first record) up to a marker written now (its offset comes with its acknowledgement: no
+        end-offset request, and nothing this producer wrote can be above it). Takes at most
+        `sink_delivery_log_read_timeout_seconds`; what it did not read is re-sent. It runs in
+        the rebalance callback (as Kafka Connect's onPartitionsAssigned work does): polling
+        waits for it, the group's heartbeats do not."""
         started = time.monotonic()
         deadline = started + self._settings.sink_delivery_log_read_timeout_seconds
         ends = self._write_markers([p for p in watermarks if p < self._partitions], deadline)
         # From 0 when none is committed (below the log's start, the reader resets to it);
-        # OFFSET_BEGINNING would ask for the start first: 0.5 s more on Tansu.
+        # OFFSET_BEGINNING would ask the broker for the start first: one more round trip.
         starts = {p: max(starts.get(p, 0), 0) for p in ends}
         ends = {p: end for p, end in ends.items() if starts[p] < end}
         delivered: dict[int, set[int]] = {}

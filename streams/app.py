@@ -93,20 +93,7 @@ def create_app(settings: StreamsSettings) -> faust.App:
 
     # Room for two batches' outputs (one per raw event at most), so produce() never waits.
     room = max(100_000, 2 * settings.streams_batch_size)
-    producer = BatchProducer(
-        producer_config(
-            settings, partitioner="murmur2_random", **{"queue.buffering.max.messages": room}
-        )
-    )
-    seen_producer = producer
-    if settings.streams_changelog_record_per_batch:
-        # Tansu 0.6.0 reports a partition's end as its last record batch's base offset + 1,
-        # and Faust's recovery reads a changelog up to that end: with many records a batch,
-        # a restarted worker recovered 3 of 200 entries. One record a batch, it recovers all
-        # (and the stage writes only one record per partition and batch of events).
-        seen_producer = BatchProducer(
-            producer_config(settings, **{"batch.num.messages": 1, "linger.ms": 0})
-        )
+    producer = BatchProducer(producer_config(settings, **{"queue.buffering.max.messages": room}))
     processor = BatchProcessor(
         weigher,
         seen,
@@ -116,7 +103,6 @@ def create_app(settings: StreamsSettings) -> faust.App:
             dead_letters=settings.raw_dead_letter_topic,
             seen_changelog=seen_table.changelog_topic.get_topic_name(),
         ),
-        seen_output=seen_producer,
     )
 
     @app.page("/readyz")
@@ -143,7 +129,7 @@ def create_app(settings: StreamsSettings) -> faust.App:
         try:
             await producer.delivered()  # interactions and dead letters
             processor.write_seen(seen_entries)  # only now may their insert ids count as seen
-            await seen_producer.delivered()
+            await producer.delivered()
         except DeliveryFailed as exc:
             # Fatal: the worker stops with the batch unacknowledged; it is read again later.
             log.critical("outputs not acknowledged by Kafka: %s", exc)

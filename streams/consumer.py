@@ -7,13 +7,15 @@ measured here: 8.9k events/s, ~110 us an event, with batched processing behind
 keeps everything else of Faust (group membership and its partition assignor, table recovery,
 commits of acknowledged offsets, rebalances) and intercepts only the raw topic's records right
 after a fetch: `handler` processes them as one batch, and they are acknowledged to Faust's offset
-tracking only after it returns (so only after Kafka acknowledged their outputs). Records of
+tracking only after it returns (so only after Kafka acknowledged their outputs); while it runs
+they count as in flight, so a stop or a rebalance waits for them. Records of
 other topics (the dedup table's changelog during recovery) follow Faust's usual path.
 
-Built on Faust internals (`_wait_next_records`, `_to_message`, `ack`) of the pinned
-faust-streaming version; tests/integration/test_streams.py covers it end to end.
+Built on Faust internals (`_wait_next_records`, `_to_message`, `ack`, `_unacked_messages`) of
+the pinned faust-streaming version; tests/integration/test_streams.py covers it end to end.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -40,20 +42,42 @@ class BatchingConsumer(Consumer):
         others = {tp: batch for tp, batch in records.items() if tp.topic != topic}
         if active_partitions is not None:
             mine = {tp: batch for tp, batch in mine.items() if tp in active_partitions}
-        generation = self.app.consumer_generation_id
         if mine and self.flow_active and not self.should_stop:
-            await handler(mine)
-            # Acknowledge only if no rebalance happened meanwhile: after one, the partitions
-            # may be another worker's, which reads them again from the committed offsets.
-            if self.app.consumer_generation_id == generation:
-                to_message, ack = self._to_message, self.ack
-                for tp, batch in mine.items():
-                    for record in batch:
-                        ack(to_message(tp, record))
-                    self._read_offset[tp] = batch[-1].offset
+            # A stop cancels the fetcher task this runs in, and a stop or a revocation then
+            # waits (Faust's wait_empty) for the messages it tracks to be acknowledged, and
+            # commits them. So the batch is tracked, and handled in a task of its own that a
+            # cancellation does not reach: a graceful stop or handover finishes it, commits
+            # it, and the next owner re-emits nothing.
+            messages = {tp: [self._to_message(tp, r) for r in batch] for tp, batch in mine.items()}
+            for batch_messages in messages.values():
+                self._unacked_messages.update(batch_messages)
+            await asyncio.shield(asyncio.ensure_future(self._handle(handler, mine, messages)))
         # Else (flow stopped for a rebalance): dropped unprocessed, and Faust seeks every
         # partition back to its committed offset before the flow resumes.
         return others, active_partitions
+
+    async def _handle(
+        self,
+        handler: BatchHandler,
+        records: Mapping[TP, Sequence[Any]],
+        messages: Mapping[TP, list[Any]],
+    ) -> None:
+        generation = self.app.consumer_generation_id
+        acknowledged = False
+        try:
+            await handler(records)
+            # Acknowledge only if no rebalance happened meanwhile: after one, the partitions
+            # may be another worker's, which reads them again from the committed offsets.
+            if self.app.consumer_generation_id == generation:
+                for tp, batch_messages in messages.items():
+                    for message in batch_messages:
+                        self.ack(message)
+                    self._read_offset[tp] = batch_messages[-1].offset
+                acknowledged = True
+        finally:
+            if not acknowledged:  # failed or stale: nobody waits for it; it is read again
+                for batch_messages in messages.values():
+                    self._unacked_messages.difference_update(batch_messages)
 
 
 def install(app: Any, topic: str, handler: BatchHandler) -> None:

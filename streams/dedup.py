@@ -5,9 +5,8 @@ remembered. Its durable copy is a Faust table's changelog topic: after each batc
 source partition lists that batch's new insert ids (`encode_entries`), written on the partition
 of their events. Faust's recovery reads a partition's records into the table when a worker
 (re)starts or takes the partition over, and `load` folds them into the dict. One record a batch
-rather than one an event: ~100x fewer changelog records, and each can be its own record batch,
-which Tansu needs (see streams/app.py). Entries older than the window count as unseen and are
-dropped by `expire`; the changelog's `retention.ms` is the same window.
+rather than one an event: ~100x fewer changelog records. Entries older than the window count
+as unseen and are dropped by `expire`; the changelog's `retention.ms` is the same window.
 """
 
 import time

@@ -63,14 +63,6 @@ class StreamsSettings(KafkaSettings):
             "loop longer (~10 us per event)."
         ),
     )
-    streams_changelog_record_per_batch: bool = Field(
-        default=True,
-        description=(
-            "Write each dedup changelog record as its own batch. Needed on Tansu 0.6.0, whose "
-            "end offsets count batches wrongly (Faust's recovery would stop early); on Apache "
-            "Kafka false is safe and cheaper."
-        ),
-    )
     streams_batching_consumer: bool = Field(
         default=True,
         description=(

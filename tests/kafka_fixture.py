@@ -65,6 +65,8 @@ def own_topics(bootstrap: str) -> KafkaSettings:
         raw_dead_letter_topic=f"raw-dlq-{suffix}",
         interactions_dead_letter_topic=f"interactions-dlq-{suffix}",
         topic_partitions=3,
+        # Tests kill members and wait for the survivors: the broker's minimum, not Kafka's 45 s.
+        kafka_session_timeout_ms=6000,
     )
     ensure_topics(settings)
     return settings
@@ -92,7 +94,8 @@ def committed_total(settings: KafkaSettings, group_id: str) -> int:
 
 
 def topic_env(settings: KafkaSettings) -> dict[str, str]:
-    """The environment a service process needs to use these settings' broker and topics."""
+    """The environment a service process needs to use these settings' broker, topics and group
+    timing."""
     return {
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "RAW_TOPIC": settings.raw_topic,
@@ -100,6 +103,7 @@ def topic_env(settings: KafkaSettings) -> dict[str, str]:
         "RAW_DEAD_LETTER_TOPIC": settings.raw_dead_letter_topic,
         "INTERACTIONS_DEAD_LETTER_TOPIC": settings.interactions_dead_letter_topic,
         "TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import yaml
 
-from pipeline.broker import free_port
+from pipeline.broker import die_with_parent, free_port
 from tests.kafka_fixture import wait_for
 
 OPS = Path(__file__).resolve().parent.parent / "ops"
@@ -45,6 +45,7 @@ class RunningPrometheus:
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,  # pytest killed or interrupted: it goes too
         )
         wait_for(self._ready, 30, "prometheus ready")
 

@@ -6,6 +6,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from pipeline.broker import die_with_parent
 from pipeline.devstack import answers_ok
 from tests.kafka_fixture import wait_for
 
@@ -33,6 +34,7 @@ class ServiceProcess:
                 env=self._env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,  # pytest killed or interrupted: it goes too
             )
         return self
 

@@ -109,9 +109,10 @@ _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel sends SIGTERM to the JVM if we die first,
-    so not even a SIGKILL of pytest or `make run` leaves a broker behind."""
+def die_with_parent() -> None:
+    """A `preexec_fn`: runs in the child before exec, so that the kernel sends it SIGTERM if
+    the thread that started it dies first; not even a SIGKILL of pytest or `make run` leaves a
+    broker or a service behind."""
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
@@ -247,7 +248,7 @@ class EmbeddedKafka:
                     ],
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=die_with_parent,
                 )
             )
         for process in formats:
@@ -274,7 +275,7 @@ class EmbeddedKafka:
                  str(node.directory / "server.properties")],
                 stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us; we stop the nodes in order.
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )  # fmt: skip
         if wait:
             self.wait_until_serving(timeout, nodes=[node])
@@ -349,6 +350,15 @@ class EmbeddedKafka:
         process = self._node(node_id).process
         assert process is not None, f"node {node_id} is not running"
         return process.pid
+
+    def pin(self, cores: set[int]) -> None:
+        """Pin every thread of every running node's JVM to `cores` (benchmarks keep the broker
+        off the measured process's core; the threads a JVM starts later inherit it)."""
+        for node in self._nodes:
+            if node.process is not None:
+                for task in Path(f"/proc/{node.process.pid}/task").iterdir():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.sched_setaffinity(int(task.name), cores)
 
     def __enter__(self) -> "EmbeddedKafka":
         return self.start()

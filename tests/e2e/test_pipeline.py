@@ -82,7 +82,11 @@ def test_users_never_share_a_call(stack: LocalStack) -> None:
 
 
 def test_other_teams_read_the_interactions_topic_with_kcat(stack: LocalStack) -> None:
-    """kcat, an independent Kafka client, sees the documented record keyed by user id."""
+    """kcat, an independent Kafka client (Debian's, as a user has it), lists the pipeline's
+    topics and sees the documented record keyed by user id."""
+    listed = kcat("-L", "-b", str(stack.bootstrap))
+    for topic in ("amplitude.raw", "interactions.weighted", "interactions.dead-letter"):
+        assert f'topic "{topic}"' in listed, listed
     user = f"kcat-user-{RUN}"
     post(stack, {"events": [seed_event("bookmark", user, "item-k", 1)]})
 

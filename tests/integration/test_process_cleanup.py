@@ -1,0 +1,54 @@
+"""No service process outlives the test run or `make run` that started it, even when that
+is killed outright (SIGKILL runs no clean-up code: the kernel's parent-death signal does it)."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from pipeline.broker import free_port
+from tests.kafka_fixture import wait_for
+
+_PARENT = """
+import sys, time
+from pathlib import Path
+from tests.service_process import ServiceProcess
+port = {port}
+child = ServiceProcess(
+    "emulator", {{"EMULATOR_PORT": str(port)}}, f"http://127.0.0.1:{{port}}/healthz",
+    Path({log!r}),
+).start()
+print(child.process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes (its parent, init, reaps it).
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ", 1)[1][0] != "Z"
+
+
+def test_a_service_dies_with_the_killed_process_that_started_it(tmp_path: Path) -> None:
+    script = textwrap.dedent(_PARENT.format(port=free_port(), log=str(tmp_path / "child.log")))
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert _alive(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        wait_for(lambda: not _alive(child), 30, "the service to go with its parent")
+    finally:
+        parent.kill()
+        parent.wait()
