@@ -6,7 +6,6 @@ and reads back which events ingest acknowledged, which eventIds they become at P
 and what each attempt was answered.
 """
 
-import hashlib
 import http.client
 import queue
 import threading
@@ -17,12 +16,16 @@ from dataclasses import dataclass
 
 import orjson
 
+from schemas.amplitude import normalize, scoped_id
 from tests.kafka_fixture import wait_for
 
 
-def event_id(insert_id: str) -> str:
-    """The eventId Personalize receives for an event (streams/weighting.py: from insert_id)."""
-    return hashlib.blake2b(insert_id.encode(), digest_size=16).hexdigest()
+def event_id(event: dict[str, object]) -> str:
+    """The eventId Personalize receives for an event: from its actor and insert id, by the
+    stream stage's own normaliser (schemas/amplitude.py)."""
+    key = normalize(orjson.dumps(event), int(time.time() * 1000), 86_400_000).dedup_key()
+    assert key is not None, "the event has no insert id"
+    return scoped_id(key)
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class WebhookLoad:
         self._queue: queue.SimpleQueue[list[dict[str, object]] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self.attempts: list[Attempt] = []
-        self.accepted: list[str] = []  # insert ids of events answered 200
+        self.accepted: list[dict[str, object]] = []  # events answered 200
         self.released = 0
         self._threads = [
             threading.Thread(target=self._post_loop, name=f"poster-{n}", daemon=True)
@@ -130,7 +133,7 @@ class WebhookLoad:
                 with self._lock:
                     self.attempts.append(Attempt(started, time.monotonic(), status, retry_after))
                     if status == 200:
-                        self.accepted.extend(str(e["insert_id"]) for e in batch)
+                        self.accepted.extend(batch)
                 if status == 200:
                     break
                 # Amplitude retries after a 503 (its Retry-After is what the test checks);

@@ -81,11 +81,11 @@ def test_two_of_each_share_survive_a_kill_and_take_a_third_without_loss(
         env["SINK_GROUP_ID"],
         kafka_settings.topic_partitions,
     )
-    ingest_port = free_port()
+    ingest_port, ingest_internal = free_port(), free_port()
     ingest = ServiceProcess(
         "ingest",
-        {**env, "INGEST_PORT": str(ingest_port)},
-        f"http://127.0.0.1:{ingest_port}/readyz",
+        {**env, "INGEST_PORT": str(ingest_port), "INGEST_INTERNAL_PORT": str(ingest_internal)},
+        f"http://127.0.0.1:{ingest_internal}/readyz",
         tmp_path / "ingest.log",
     )
     streams, sinks = Stage("streams", env, tmp_path), Stage("sink", env, tmp_path)

@@ -121,10 +121,14 @@ class Pipeline:
             "HISTORY_TARGET": f"file://{self.history_dir}",
             "HISTORY_ROLL_SECONDS": "1",
         }
+        # Each service's probe port (ingest's internal listener); the webhook has its own.
         ports = {name: free_port() for name in ("ingest", "streams", "sink", "history")}
-        self.ingest_port = ports["ingest"]
+        self.ingest_port = free_port()
         own = {
-            "ingest": {"INGEST_PORT": str(ports["ingest"])},
+            "ingest": {
+                "INGEST_PORT": str(self.ingest_port),
+                "INGEST_INTERNAL_PORT": str(ports["ingest"]),
+            },
             "streams": {"STREAMS_WEB_PORT": str(ports["streams"])},
             "sink": {"SINK_STATUS_PORT": str(ports["sink"])},
             "history": {"HISTORY_STATUS_PORT": str(ports["history"])},
@@ -183,7 +187,7 @@ def test_every_service_joins_the_sasl_cluster_and_events_flow(
             service.start(timeout=90)  # each ready: connected, and holding partitions
         sent = events(f"sasl-{uuid.uuid4().hex[:6]}", 40)
         assert pipeline.post(sent) == 200
-        expected = {event_id(str(e["insert_id"])) for e in sent}
+        expected = {event_id(e) for e in sent}
         wait_for(
             lambda: set(emulator_event_ids(personalize_emulator.url)) == expected,
             60,
