@@ -18,6 +18,8 @@ def producer_config(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
+        # Records are sized against this before they are produced (pipeline/record_size.py).
+        "message.max.bytes": settings.kafka_message_max_bytes,
         **settings.client_overrides(),
     }
     config.update(overrides)
