@@ -8,10 +8,17 @@ EVENTS_OUT = Counter(
 )
 FILTERED = Counter(
     "streams_events_filtered_total",
-    "Events not in the weight table, by Amplitude event type (bounded: see _label).",
+    "Events not in the weight table. Their event types are the sender's choice, so the label "
+    'is one value, "other" (kept for dashboards that group by it).',
     ["event_type"],
 )
 DEAD_LETTERS = Counter("streams_dead_letters_total", "Events dead-lettered, by reason.", ["reason"])
+UNEXPECTED_ERRORS = Counter(
+    "streams_unexpected_errors_total",
+    "Records that made the stage raise (dead-lettered as unexpected_error: a bug to look at), "
+    'by exception type (builtin types by name, others as "other").',
+    ["error"],
+)
 LAG = Histogram(
     "streams_processing_lag_seconds",
     "Now minus the event's own time, when weighted.",

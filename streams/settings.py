@@ -48,12 +48,4 @@ class StreamsSettings(KafkaSettings):
             "Kafka false is safe and cheaper."
         ),
     )
-    streams_batching_consumer: bool = Field(
-        default=True,
-        description=(
-            "Hand raw-topic fetches to the stage directly (streams/consumer.py). false: through "
-            "Faust's stream, 6-9x slower in bench/; an escape hatch should Faust's internals "
-            "change."
-        ),
-    )
     log_level: str = "INFO"
