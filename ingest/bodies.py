@@ -6,6 +6,7 @@ JSON slices (each event's bytes exactly as sent) and decodes only the three fiel
 needs, skipping the rest. The raw topic gets the sender's bytes.
 """
 
+import codecs
 import zlib
 from typing import Any
 
@@ -66,7 +67,8 @@ def split_events(body: bytes, ndjson: bool = False) -> list[Any]:
     `ndjson` means the sender declared NDJSON; otherwise the shape is recognised from the
     body, and a body that is not one JSON value is tried as NDJSON.
     """
-    stripped = body.strip()
+    # A UTF-8 byte-order mark (some tools write one) is not JSON: read what follows it.
+    stripped = body.removeprefix(codecs.BOM_UTF8).strip()
     if not stripped:
         raise BodyError(400, "empty body")
     if ndjson:
@@ -133,18 +135,28 @@ def inspect_event(raw: Any, max_bytes: int) -> tuple[bytes | None, str | None]:
         return None, "missing_event_type"
     if type(user_id) is str and user_id:
         return user_id.encode(), None
+    if user_id is not None and type(user_id) is not str:
+        return None, "user_id_not_a_string"
     device_id = head.device_id
     if type(device_id) is str and device_id:
         return device_id.encode(), None
+    if device_id is not None and type(device_id) is not str:
+        return None, "device_id_not_a_string"
     return None, "missing_user_and_device_id"
 
 
 def _reason(event_type: Any, user_id: Any, device_id: Any) -> str | None:
     if not isinstance(event_type, str) or not event_type:
         return "missing_event_type"
-    if not _nonempty_str(user_id) and not _nonempty_str(device_id):
-        return "missing_user_and_device_id"
-    return None
+    if _nonempty_str(user_id):
+        return None
+    if user_id is not None and not isinstance(user_id, str):
+        return "user_id_not_a_string"
+    if _nonempty_str(device_id):
+        return None
+    if device_id is not None and not isinstance(device_id, str):
+        return "device_id_not_a_string"
+    return "missing_user_and_device_id"
 
 
 def check_event(event: Any) -> str | None:

@@ -80,7 +80,13 @@ def test_gunzip_bad_input(data: bytes, message: str) -> None:
 INSPECT_CASES: list[tuple[Any, tuple[bytes | None, str | None]]] = [
     ({"event_type": "click", "user_id": "u", "device_id": "d"}, (b"u", None)),
     ({"event_type": "click", "device_id": "d"}, (b"d", None)),
-    ({"event_type": "click", "user_id": 5, "device_id": "d"}, (b"d", None)),
+    # The stream stage could not use it (its user id must be a string): refused here, saying so.
+    ({"event_type": "click", "user_id": 5, "device_id": "d"}, (None, "user_id_not_a_string")),
+    ({"event_type": "click", "user_id": 12345}, (None, "user_id_not_a_string")),
+    ({"event_type": "click", "user_id": ["u"]}, (None, "user_id_not_a_string")),
+    ({"event_type": "click", "user_id": None, "device_id": 7}, (None, "device_id_not_a_string")),
+    ({"event_type": "click", "user_id": "", "device_id": {}}, (None, "device_id_not_a_string")),
+    ({"event_type": "click", "user_id": None, "device_id": "d"}, (b"d", None)),
     ({"event_type": "click", "user_id": "\u00e9"}, ("\u00e9".encode(), None)),
     ("click", (None, "not_an_object")),
     ([1], (None, "not_an_object")),
@@ -117,6 +123,8 @@ def test_inlined_check_agrees_with_check_event_and_event_key(event: Any) -> None
         ({"event_type": 3, "user_id": "u"}, "missing_event_type"),
         ({"event_type": "click"}, "missing_user_and_device_id"),
         ({"event_type": "click", "user_id": ""}, "missing_user_and_device_id"),
+        ({"event_type": "click", "user_id": 42}, "user_id_not_a_string"),
+        ({"event_type": "click", "device_id": 4.2}, "device_id_not_a_string"),
     ],
 )
 def test_check_event(event: object, reason: str | None) -> None:
@@ -127,3 +135,13 @@ def test_key_prefers_user_id() -> None:
     assert event_key({"user_id": "u", "device_id": "d"}) == b"u"
     assert event_key({"device_id": "d"}) == b"d"
     assert event_key({"user_id": "", "device_id": "d"}) == b"d"
+
+
+@pytest.mark.parametrize("body", [b'{"event_type": "click", "user_id": "u"}', b'[{"a": 1}]'])
+def test_a_utf8_byte_order_mark_is_read(body: bytes) -> None:
+    assert split_events(b"\xef\xbb\xbf" + body) == split_events(body)
+
+
+def test_a_utf8_byte_order_mark_before_ndjson_is_read() -> None:
+    body = b'{"event_type": "a", "user_id": "u"}\n{"event_type": "b", "user_id": "u"}'
+    assert len(split_events(b"\xef\xbb\xbf" + body, ndjson=True)) == 2
