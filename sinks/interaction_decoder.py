@@ -48,8 +48,8 @@ class InvalidInteraction(ValueError):
 def decode_interaction(value: bytes) -> InteractionFields:
     try:
         return _decoder.decode(value)
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        pass
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        pass  # (msgspec raises UnicodeDecodeError for invalid UTF-8 in a string)
     try:
         return Interaction.model_validate_json(value)
     except ValidationError as exc:

@@ -56,6 +56,10 @@ class Weigher:
             return DeadLetter("schema_invalid", str(exc))
         except msgspec.DecodeError as exc:
             return DeadLetter("undecodable_json", str(exc))
+        except UnicodeDecodeError as exc:  # msgspec's error for invalid UTF-8 in a string
+            return DeadLetter("undecodable_json", f"invalid UTF-8: {exc.reason}")
+        except RecursionError:  # deeper than msgspec decodes
+            return DeadLetter("undecodable_json", "nested too deeply")
         if not event.user_id and not event.device_id:
             return DeadLetter("schema_invalid", "event has neither user_id nor device_id")
         rule = self._rules.get(event.event_type)

@@ -242,3 +242,20 @@ def test_a_dead_letter_kafka_refuses_fails_the_batch(processor: BatchProcessor) 
     processor._output = Refusing()
     with pytest.raises(DeliveryFailed):
         processor.process([(0, b"u1", b"{not json")])
+
+
+@pytest.mark.parametrize(
+    ("value", "detail"),
+    [
+        (b'{"event_type":"click","user_id":"\xff\xfe","event_properties":{}}', b"invalid UTF-8"),
+        (b'{"event_type":"click","user_id":"u","p":' + b"[" * 100_000 + b"]" * 100_000 + b"}", b""),
+    ],
+)
+def test_invalid_utf8_and_deep_nesting_are_undecodable_json(
+    processor: BatchProcessor, output: FakeOutput, value: bytes, detail: bytes
+) -> None:
+    processor.process([(0, b"u1", value)])
+    (dead,) = output.on("dlq")
+    headers = dict(dead["headers"])
+    assert headers["dead_letter_reason"] == b"undecodable_json"
+    assert detail in headers["dead_letter_detail"]
