@@ -35,15 +35,15 @@ def missing_parts(consumer_class: type, app: Any = None) -> list[str]:
     for name, what in _CONSUMER_PARTS.items():
         if not _has_attribute(consumer_class, name):
             missing.append(f"Consumer.{name} ({what})")
+    for name in ("_wait_next_records", "_to_message", "ack"):
+        if _has_attribute(consumer_class, name) and not callable(getattr(consumer_class, name)):
+            missing.append(f"Consumer.{name} is not a method")
     wait = getattr(consumer_class, "_wait_next_records", None)
-    if wait is not None:
+    if callable(wait):
         if not inspect.iscoroutinefunction(wait):
             missing.append("Consumer._wait_next_records is not a coroutine function")
         elif "timeout" not in inspect.signature(wait).parameters:
             missing.append("Consumer._wait_next_records(timeout) has no `timeout` parameter")
-    for name in ("_to_message", "ack"):
-        if hasattr(consumer_class, name) and not callable(getattr(consumer_class, name)):
-            missing.append(f"Consumer.{name} is not callable")
     if app is not None:
         if not hasattr(app, "consumer_generation_id"):
             missing.append("App.consumer_generation_id (the rebalance generation)")
