@@ -247,3 +247,50 @@ def test_unknown_tracker_fails_readiness_over_http_until_fixed(
         assert "sink_delivery_stopped 0.0" in metrics()
     finally:
         assert sink.stop() == 0
+
+
+def test_an_unexpected_error_code_is_retried_and_alerted_and_stops_nothing_else(
+    kafka_settings: KafkaSettings, personalize_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """An error code the sink does not know, for one user's calls only: that user's events are
+    retried with backoff (never dropped), everyone else's are delivered meanwhile, readiness
+    stays up, and the unexpected calls are counted for the alert."""
+    port = free_port()
+    env = {
+        **sink_env(kafka_settings, personalize_emulator, port),
+        "SINK_LINGER_SECONDS": "0.2",
+        "SINK_BACKOFF_BASE_SECONDS": "0.1",
+        "SINK_BACKOFF_MAX_SECONDS": "0.5",
+    }
+    base = f"http://127.0.0.1:{port}"
+    personalize_emulator.set_faults(
+        error_code="BrandNewException", error_status=400, error_user_id="u7"
+    )
+    sink = ServiceProcess("sink", env, f"{base}/readyz", tmp_path / "sink.log").start()
+    try:
+        produce(kafka_settings, [record(interaction(f"u{n % 20}", "s", n)) for n in range(60)])
+
+        def metrics() -> str:
+            with urllib.request.urlopen(f"{base}/metrics", timeout=2) as response:
+                return str(response.read().decode())
+
+        wait_for(
+            lambda: personalize_emulator.stats()["events"] == 57, what="all but u7's 3 delivered"
+        )
+        wait_for(
+            lambda: personalize_emulator.stats()["injected_errors"] >= 3,
+            what="u7's call retried",
+        )
+        unexpected = 'sink_put_events_calls_total{error_code="other",outcome="unexpected"}'
+        assert scraped(f"{base}/metrics", unexpected) >= 3
+        assert "sink_delivery_stopped 0.0" in metrics()
+        with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+            assert response.status == 200  # not a configuration error: delivery goes on
+
+        personalize_emulator.set_faults(error_code="")
+        wait_for(lambda: personalize_emulator.stats()["events"] == 60, what="u7's 3 delivered")
+        settings = SinkSettings(**kafka_settings.model_dump(), sink_group_id=env["SINK_GROUP_ID"])
+        wait_for(lambda: committed(settings) == 60, what="all 60 committed")
+    finally:
+        personalize_emulator.set_faults(error_code="", error_user_id="")
+        assert sink.stop() == 0
