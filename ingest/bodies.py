@@ -78,10 +78,24 @@ def split_events(body: bytes, ndjson: bool = False) -> list[Any]:
         if first == b"[":
             return _decode_array(stripped)  # type: ignore[no-any-return]
         if first == b"{":
-            top = _decode_object(stripped)
+            try:
+                top = _decode_object(stripped)
+            except UnicodeDecodeError:
+                # Invalid UTF-8 in a top-level field (the user id): NDJSON whose lines are
+                # judged one by one, else one event, refused on its own by inspect_event.
+                # (Nesting deeper than msgspec decodes refuses the whole body, below: whether
+                # it held other events cannot be known, and a 200 would hide their loss.)
+                if b"\n" in stripped:
+                    try:
+                        return _split_ndjson(stripped)
+                    except BodyError:
+                        pass
+                return [stripped]
             if not top.events:
                 return [stripped]
             return _envelope_events(top.events)
+    except (UnicodeDecodeError, RecursionError) as exc:  # msgspec's, beside DecodeError
+        raise BodyError(400, f"malformed body: {_unreadable(exc)}") from None
     except msgspec.ValidationError as exc:
         raise BodyError(400, f"malformed body: {exc}") from None
     except msgspec.DecodeError as exc:
@@ -96,6 +110,10 @@ def split_events(body: bytes, ndjson: bool = False) -> list[Any]:
     if b"\n" in stripped:
         return _split_ndjson(stripped)
     raise BodyError(400, "body must be a JSON object, an array of events, or NDJSON")
+
+
+def _unreadable(exc: Exception) -> str:
+    return "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else "nested too deeply"
 
 
 def _envelope_events(events: msgspec.Raw) -> list[Any]:
@@ -113,8 +131,8 @@ def _split_ndjson(body: bytes) -> list[Any]:
             continue
         try:
             _decode_head(line)  # well-formed JSON, one value per line
-        except msgspec.ValidationError:
-            pass  # well-formed but not an object: a bad event, judged by inspect_event
+        except (msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+            pass  # well-formed but not a usable object: a bad event, judged by inspect_event
         except msgspec.DecodeError as exc:
             raise BodyError(400, f"malformed JSON (line {number}): {exc}") from None
         events.append(line)
@@ -129,6 +147,10 @@ def inspect_event(raw: Any, max_bytes: int) -> tuple[bytes | None, str | None]:
         head = _decode_head(raw)
     except msgspec.DecodeError:  # ValidationError included: valid JSON, but not an object
         return None, "not_an_object"
+    except UnicodeDecodeError:  # msgspec's error for invalid UTF-8 in a string it decodes
+        return None, "invalid_utf8"
+    except RecursionError:
+        return None, "nested_too_deeply"
     # The same rules as `_reason`, inlined: this runs once per event on the hot path.
     event_type, user_id = head.event_type, head.user_id
     if type(event_type) is not str or not event_type:

@@ -145,3 +145,39 @@ def test_a_utf8_byte_order_mark_is_read(body: bytes) -> None:
 def test_a_utf8_byte_order_mark_before_ndjson_is_read() -> None:
     body = b'{"event_type": "a", "user_id": "u"}\n{"event_type": "b", "user_id": "u"}'
     assert len(split_events(b"\xef\xbb\xbf" + body, ndjson=True)) == 2
+
+
+BAD_UTF8 = b'{"event_type": "click", "user_id": "\xff\xfe"}'
+GOOD = b'{"event_type": "click", "user_id": "u"}'
+DEEP = b'{"event_type": "click", "user_id": "u", "p": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
+@pytest.mark.parametrize(
+    ("body", "reasons"),
+    [
+        (BAD_UTF8, ["invalid_utf8"]),
+        (b'{"events": [' + BAD_UTF8 + b", " + GOOD + b"]}", ["invalid_utf8", None]),
+        (b"[" + BAD_UTF8 + b"]", ["invalid_utf8"]),
+        (BAD_UTF8 + b"\n" + GOOD, ["invalid_utf8", None]),
+    ],
+)
+def test_an_event_msgspec_cannot_hold_is_refused_alone(
+    body: bytes, reasons: list[str | None]
+) -> None:
+    """msgspec raises UnicodeDecodeError / RecursionError (not DecodeError) for these: one such
+    event is a rejected event, not a 500 for the whole request."""
+    assert [inspect_event(bytes(e), 10**6)[1] for e in split_events(body)] == reasons
+
+
+def test_declared_ndjson_refuses_a_too_deep_line_alone() -> None:
+    reasons = [inspect_event(e, 10**6)[1] for e in split_events(DEEP + b"\n" + GOOD, True)]
+    assert reasons == ["nested_too_deeply", None]
+
+
+@pytest.mark.parametrize(
+    "body", [DEEP, b'{"events": [' + DEEP + b"]}", b"[" + DEEP + b"]", DEEP + b"\n" + GOOD]
+)
+def test_a_body_nested_too_deeply_to_split_is_refused_whole(body: bytes) -> None:
+    with pytest.raises(BodyError, match="nested too deeply") as refused:
+        split_events(body)
+    assert refused.value.status == 400
