@@ -7,6 +7,8 @@ needs, skipping the rest. The raw topic gets the sender's bytes.
 """
 
 import codecs
+import json
+import re
 import zlib
 from typing import Any
 
@@ -99,6 +101,10 @@ def split_events(body: bytes, ndjson: bool = False) -> list[Any]:
     except msgspec.ValidationError as exc:
         raise BodyError(400, f"malformed body: {exc}") from None
     except msgspec.DecodeError as exc:
+        if _SURROGATE_ESCAPE.search(stripped):
+            events = _split_by_python_json(stripped)
+            if events is not None:
+                return events
         if b"\n" not in stripped:
             raise BodyError(400, f"malformed JSON: {exc}") from None
         try:
@@ -110,6 +116,84 @@ def split_events(body: bytes, ndjson: bool = False) -> list[Any]:
     if b"\n" in stripped:
         return _split_ndjson(stripped)
     raise BodyError(400, "body must be a JSON object, an array of events, or NDJSON")
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_WHITESPACE = " \t\n\r"
+
+
+def _ignored(_literal: str) -> int:
+    return 0  # only the slices are kept: numbers need not be built (nor 4,300 digits refused)
+
+
+_PYTHON_JSON = json.JSONDecoder(parse_int=_ignored, parse_float=_ignored, parse_constant=_ignored)
+
+
+def _split_by_python_json(body: bytes) -> list[Any] | None:
+    """Each event's bytes, for a body msgspec refuses only because of a lone surrogate escape
+    (`"\\ud800"`: JSON's grammar allows it, msgspec does not). Python's json reads it, so the
+    events are found here and only the one that holds it is refused, by the stream stage
+    (undecodable_json), instead of the whole request. None: not a body this splits."""
+    try:
+        text = body.decode()
+        if text[0] == "[":
+            events, end = _array_slices(text, 0)
+        elif text[0] == "{":
+            events, end = _envelope_slices(text)
+            if events is None:
+                events = [body]  # a single event
+        else:
+            return None
+        return events if not text[end:].strip(_WHITESPACE) else None
+    except (UnicodeDecodeError, ValueError, IndexError, RecursionError):
+        return None
+
+
+def _skip(text: str, pos: int) -> int:
+    while text[pos] in _WHITESPACE:
+        pos += 1
+    return pos
+
+
+def _array_slices(text: str, pos: int) -> tuple[list[Any], int]:
+    """The raw UTF-8 slices of the array starting at `pos`, and the position after it."""
+    slices: list[Any] = []
+    pos = _skip(text, pos + 1)
+    if text[pos] == "]":
+        return slices, pos + 1
+    while True:
+        _, end = _PYTHON_JSON.raw_decode(text, pos)
+        slices.append(text[pos:end].encode())
+        pos = _skip(text, end)
+        if text[pos] == "]":
+            return slices, pos + 1
+        if text[pos] != ",":
+            raise ValueError("expected , or ]")
+        pos = _skip(text, pos + 1)
+
+
+def _envelope_slices(text: str) -> tuple[list[Any] | None, int]:
+    """The slices of the top-level object's `events` array (None without one), and its end."""
+    events: list[Any] | None = None
+    pos = _skip(text, 1)
+    if text[pos] == "}":
+        return None, pos + 1
+    while True:
+        key, pos = _PYTHON_JSON.raw_decode(text, pos)
+        pos = _skip(text, pos)
+        if text[pos] != ":":
+            raise ValueError("expected :")
+        pos = _skip(text, pos + 1)
+        if key == "events" and text[pos] == "[":
+            events, pos = _array_slices(text, pos)
+        else:
+            _, pos = _PYTHON_JSON.raw_decode(text, pos)
+        pos = _skip(text, pos)
+        if text[pos] == "}":
+            return events, pos + 1
+        if text[pos] != ",":
+            raise ValueError("expected , or }")
+        pos = _skip(text, pos + 1)
 
 
 def _unreadable(exc: Exception) -> str:
@@ -145,8 +229,10 @@ def inspect_event(raw: Any, max_bytes: int) -> tuple[bytes | None, str | None]:
         return None, "event_too_large"
     try:
         head = _decode_head(raw)
-    except msgspec.DecodeError:  # ValidationError included: valid JSON, but not an object
+    except msgspec.ValidationError:  # valid JSON, but not an object
         return None, "not_an_object"
+    except msgspec.DecodeError:  # JSON msgspec cannot read (a lone surrogate escape)
+        return None, "malformed_json"
     except UnicodeDecodeError:  # msgspec's error for invalid UTF-8 in a string it decodes
         return None, "invalid_utf8"
     except RecursionError:
