@@ -17,7 +17,7 @@ from faust.web import Request, Response, View
 
 from pipeline.kafka import producer_config
 from schemas import load_rules
-from streams import faust_internals
+from streams import faust_internals, metrics
 from streams.consumer import install
 from streams.dedup import SeenInsertIds
 from streams.processor import BatchProcessor, Destinations
@@ -75,6 +75,7 @@ def create_app(settings: StreamsSettings) -> faust.App:
         for key in list(store.keys()):  # the records are in `seen` now; keep one copy
             del store[key]
         log.info("dedup memory: %d insert ids recovered, %d held", loaded, len(seen))
+        metrics.DEDUP_HELD.set(len(seen))
 
     @app.on_partitions_assigned.connect
     async def drop_revoked(_app: faust.App, assigned: set[TP], **_: Any) -> None:
@@ -86,6 +87,7 @@ def create_app(settings: StreamsSettings) -> faust.App:
         dropped = seen.drop(seen.partitions() - held)
         if dropped:
             log.info("dedup memory: %d insert ids of revoked partitions dropped", dropped)
+        metrics.DEDUP_HELD.set(len(seen))
 
     # Room for two batches' outputs (one per raw event at most), so produce() never waits.
     room = max(100_000, 2 * settings.streams_batch_size)
@@ -140,6 +142,7 @@ def create_app(settings: StreamsSettings) -> faust.App:
         try:
             await producer.delivered()  # interactions and dead letters
             processor.write_seen(seen_entries)  # only now may their insert ids count as seen
+            metrics.DEDUP_HELD.set(len(seen))
             await seen_producer.delivered()
         except DeliveryFailed as exc:
             # Fatal: the worker stops with the batch unacknowledged; it is read again later.
@@ -165,6 +168,7 @@ def create_app(settings: StreamsSettings) -> faust.App:
         expired = seen.expire(int(time.time() * 1000))
         if expired:
             log.info("forgot %d insert ids older than the dedup window", expired)
+        metrics.DEDUP_HELD.set(len(seen))
 
     return app
 

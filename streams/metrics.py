@@ -1,6 +1,6 @@
 """The stream stage's Prometheus metrics, all defined here (Faust's own sensors add theirs)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_IN = Counter("streams_events_in_total", "Raw events read from the raw topic.")
 EVENTS_OUT = Counter(
@@ -27,4 +27,8 @@ LAG = Histogram(
 DUPLICATES = Counter(
     "streams_duplicates_total",
     "Events dropped because their insert_id was already emitted within the dedup window.",
+)
+DEDUP_HELD = Gauge(
+    "streams_dedup_insert_ids",
+    "Insert ids in this worker's dedup memory: those of its partitions, within the window.",
 )

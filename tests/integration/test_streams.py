@@ -262,6 +262,35 @@ def test_two_workers_split_the_partitions_and_survive_a_kill(
         two.stop()
 
 
+def test_a_worker_keeps_only_the_insert_ids_of_the_partitions_it_holds(
+    kafka_settings: KafkaSettings,
+    topic_reader: Callable[[str], TopicReader],
+    tmp_path: Path,
+) -> None:
+    """The dedup memory's bound after rebalances: a second worker takes partitions over, the
+    first drops their ids, the second recovers them, and together they hold each id once."""
+    app_id = f"weigher-{uuid.uuid4().hex[:8]}"
+    reader = topic_reader(kafka_settings.interactions_topic)
+    held = "streams_dedup_insert_ids "
+    one = start_worker(kafka_settings, tmp_path, app_id, "one")
+    two = None
+    try:
+        users = [f"held-{k}" for k in range(30)]  # spread over the 3 partitions
+        produce(kafka_settings, [raw("view", user, n) for n, user in enumerate(users)])
+        reader.read(30)
+        wait_for(lambda: metric(one, held) == 30, what="30 insert ids held by the only worker")
+        two = start_worker(kafka_settings, tmp_path, app_id, "two")
+        wait_for(lambda: _ready(one) and _ready(two), 60, "both workers holding partitions")
+        wait_for(
+            lambda: 0 < metric(one, held) < 30 and metric(one, held) + metric(two, held) == 30,
+            what="the ids split between the workers, each held once",
+        )
+    finally:
+        one.stop()
+        if two is not None:
+            two.stop()
+
+
 def _ready(worker: ServiceProcess) -> bool:
     try:
         with urllib.request.urlopen(worker.ready_url, timeout=2) as response:
