@@ -67,6 +67,21 @@ def limit_problem(record: object) -> str | None:
     stream stage's msgspec twin) breaks, as "field: why"; None when it keeps them all.
 
     Producers check it before writing: msgspec and pydantic enforce limits only on decoding."""
+    try:  # the common case in one expression (the stream stage runs this once per event)
+        if (
+            0 <= record.timestamp_ms <= MAX_TIMESTAMP_MS  # type: ignore[attr-defined]
+            and 0 < len(record.event_id) <= MAX_ID_LENGTH  # type: ignore[attr-defined]
+            and 0 < len(record.session_id) <= MAX_ID_LENGTH  # type: ignore[attr-defined]
+            and 0 < len(record.item_id) <= MAX_ID_LENGTH  # type: ignore[attr-defined]
+            and len(record.user_id or "") <= MAX_ID_LENGTH  # type: ignore[attr-defined]
+            and len(record.device_id or "") <= MAX_ID_LENGTH  # type: ignore[attr-defined]
+            and len(record.insert_id or "") <= MAX_ID_LENGTH  # type: ignore[attr-defined]
+            and not record.impression  # type: ignore[attr-defined]
+            and type(record.timestamp_ms) is int  # type: ignore[attr-defined]
+        ):
+            return None
+    except TypeError:
+        pass  # a wrong type somewhere: the checks below name it
     for name in _ID_FIELDS:
         value = getattr(record, name)
         if value is None:

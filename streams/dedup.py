@@ -62,11 +62,17 @@ class SeenInsertIds:
         self._window_ms = int(window_seconds * 1000)
 
     def seen(self, partition: int, insert_id: bytes, now_ms: int) -> bool:
-        ids = self._by_partition.get(partition)
+        by_partition = self._by_partition
+        ids = by_partition.get(partition)
         first = None if ids is None else ids.get(insert_id)
-        if first is None and partition != UNKNOWN_PARTITION and UNKNOWN_PARTITION in self:
-            first = self._by_partition[UNKNOWN_PARTITION].get(insert_id)
-        return first is not None and now_ms - first < self._window_ms
+        if first is None:
+            legacy = by_partition.get(UNKNOWN_PARTITION)
+            if legacy is None:
+                return False
+            first = legacy.get(insert_id)
+            if first is None:
+                return False
+        return now_ms - first < self._window_ms
 
     def remember(self, partition: int, insert_id: bytes, now_ms: int) -> None:
         """Mark as emitted now (an expired entry seen again moves to the end)."""

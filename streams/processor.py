@@ -22,7 +22,7 @@ from typing import Protocol
 
 from confluent_kafka import KafkaException
 
-from pipeline.record_size import fit_dead_letter, record_size
+from pipeline.record_size import RECORD_OVERHEAD_BYTES, fit_dead_letter, record_size
 from schemas import limit_problem
 from streams import metrics
 from streams.dedup import SeenInsertIds, changelog_key, chunk_entries
@@ -126,7 +126,7 @@ class BatchProcessor:
                 # surrogate in an id cannot be UTF-8), and the record is then a dead letter.
                 insert_id = interaction.insert_id.encode() if interaction.insert_id else None
                 record, record_key = encode(interaction), interaction.key.encode()
-                if record_size(record_key, record) > max_bytes:
+                if len(record) + len(record_key) + RECORD_OVERHEAD_BYTES > max_bytes:
                     detail = f"interaction of {len(record)} bytes > {max_bytes}"
                     self._dead_letter(key, value, "record_too_large", detail)
                     dead["record_too_large"] += 1
