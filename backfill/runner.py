@@ -2,7 +2,10 @@
 
 Each line gets the webhook's light check (an object with an event type and a user or device
 id); a line that fails goes to the raw dead-letter topic with the reason, like a bad webhook
-event, and the run goes on. The run ends only after Kafka acknowledged every message.
+event, and the run goes on. A good line is produced byte for byte as Amplitude exported it: the
+stream stage reads it through the same normaliser as a live event (schemas/amplitude.py), so a
+backfilled event and its live twin are one interaction. The run ends only after Kafka
+acknowledged every message.
 """
 
 import time
@@ -15,7 +18,6 @@ import orjson
 from confluent_kafka import KafkaError, Message, Producer
 from tqdm import tqdm
 
-from backfill.export_event import normalize
 from backfill.export_files import read_lines
 from backfill.settings import BackfillSettings
 from ingest.bodies import check_event, event_key
@@ -58,9 +60,13 @@ def run_backfill(
                 except orjson.JSONDecodeError:
                     event, reason = None, "malformed_json"
                 if reason is None:
-                    value = orjson.dumps(normalize(event))
                     _produce(
-                        producer, settings.raw_topic, event_key(event), value, headers, delivered
+                        producer,
+                        settings.raw_topic,
+                        event_key(event),
+                        line.data,
+                        headers,
+                        delivered,
                     )
                     report.produced += 1
                 else:

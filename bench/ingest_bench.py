@@ -27,7 +27,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.broker import EmbeddedBroker, free_port  # noqa: E402
+from pipeline.broker import EmbeddedKafka, free_port  # noqa: E402
 from pipeline.devstack import answers_ok  # noqa: E402
 from pipeline.kafka import ensure_topics  # noqa: E402
 from pipeline.settings import KafkaSettings  # noqa: E402
@@ -170,7 +170,7 @@ def main() -> None:
     event_bytes = len(orjson.dumps(event(1)))
 
     results: dict[tuple[str, int], list[Run]] = {}
-    with EmbeddedBroker() as broker:
+    with EmbeddedKafka() as broker:
         kafka = KafkaSettings(kafka_bootstrap_servers=broker.bootstrap_servers)
         ensure_topics(kafka)
         env = {

@@ -29,7 +29,7 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Producer
 
-from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.broker import EmbeddedKafka, free_port
 from pipeline.devstack import answers_ok
 from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
@@ -206,7 +206,7 @@ def main() -> None:
     records = interactions(args.sessions, args.events_per_session, args.users)
     total = len(records)
     log_dir = Path(tempfile.mkdtemp(prefix="sink-bench-"))
-    with EmbeddedBroker() as broker:
+    with EmbeddedKafka() as broker:
         settings = KafkaSettings(
             kafka_bootstrap_servers=broker.bootstrap_servers, topic_partitions=args.partitions
         )
@@ -253,7 +253,7 @@ def main() -> None:
 
         if pin:
             os.sched_setaffinity(0, {int(OTHER_CORE)})
-            broker_pid = broker._process.pid if broker._process else None
+            broker_pid = broker.pid()
             if broker_pid:
                 os.sched_setaffinity(broker_pid, {int(OTHER_CORE)})
         emulator = spawn("emulator", OTHER_CORE)

@@ -25,7 +25,7 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.broker import EmbeddedKafka, free_port
 from pipeline.kafka import ensure_topics, producer_config
 from pipeline.settings import KafkaSettings
 
@@ -223,9 +223,8 @@ def main() -> None:
     args = parser.parse_args()
     log = Path(tempfile.mkdtemp(prefix="streams-bench-")) / "worker.log"
     print(f"machine: {_cpu_model()}, {os.cpu_count()} cores; load average {os.getloadavg()}")
-    with EmbeddedBroker() as broker:
-        assert broker._process is not None
-        os.sched_setaffinity(broker._process.pid, {0})
+    with EmbeddedKafka() as broker:
+        os.sched_setaffinity(broker.pid(), {0})
         os.sched_setaffinity(0, {0})  # this driver too: core 1 is for the measured process
         settings = KafkaSettings(
             kafka_bootstrap_servers=broker.bootstrap_servers,

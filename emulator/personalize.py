@@ -7,9 +7,12 @@ Routes:
 - `DELETE /_emulator/put-events`: forget them.
 - `POST /recommendations` (personalize-runtime GetRecommendations): for the campaigns in
   `EMULATOR_CAMPAIGN_ARNS` (others: 404 ResourceNotFoundException), ranked from the PutEvents
-  received (see emulator/recommendations.py).
-- `POST /` with `X-Amz-Target: AmazonPersonalize.CreateDatasetImportJob` (the personalize
-  control plane, JSON 1.1): validated and recorded; read back at `GET /_emulator/import-jobs`.
+  received by the latest solution's event weights, through `filterArn`'s filter if given
+  (see emulator/recommendations.py, emulator/filters.py).
+- `POST /` with `X-Amz-Target: AmazonPersonalize.<operation>` (the personalize control plane,
+  JSON 1.1): CreateDatasetImportJob validated and recorded (read back at
+  `GET /_emulator/import-jobs`); the calls `pipeline personalize apply` makes
+  (emulator/control_plane.py).
 - `GET /_emulator/stats`: calls accepted, events, distinct and re-sent eventIds, faults injected.
 - `GET /_emulator/faults`, `POST /_emulator/faults` (JSON, any subset of `throttle_rate`,
   `error_rate`, `latency_ms`, `unknown_tracker`, `error_code`, `error_status`,
@@ -38,6 +41,8 @@ from aiohttp import web
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from emulator.control_plane import ControlPlane, ControlPlaneError
+from emulator.filters import FilterExpressionError
 from emulator.recommendations import rank, recommendation_id
 from pipeline import http_routes
 from pipeline.service_model import validate
@@ -112,6 +117,7 @@ _SETTINGS = web.AppKey("settings", EmulatorSettings)
 _FAULTS = web.AppKey("faults", Faults)
 _EVENT_IDS = web.AppKey("event_ids", Counter)
 _STATS = web.AppKey("stats", Counter)
+_CONTROL = web.AppKey("control_plane", ControlPlane)
 _BOTOCORE = botocore.session.get_session()
 _PUT_EVENTS_SHAPE = (
     _BOTOCORE.get_service_model("personalize-events").operation_model("PutEvents").input_shape
@@ -205,11 +211,23 @@ async def _get_recommendations(request: web.Request) -> web.Response:
         return _aws_error(400, "InvalidInputException", "; ".join(errors))
     if campaign not in request.app[_SETTINGS].campaign_arns:
         return _aws_error(404, "ResourceNotFoundException", f"campaign {campaign} not found")
+    control, put_events = request.app[_CONTROL], request.app[_PUT_EVENTS]
+    keep = None
+    if "filterArn" in body:
+        try:
+            chosen = control.interaction_filter(body["filterArn"])
+            keep = chosen.keeps(put_events, body.get("userId"), body.get("filterValues", {}))
+        except ControlPlaneError as exc:
+            return _aws_error(404, exc.code, str(exc))
+        except FilterExpressionError as exc:
+            return _aws_error(400, "InvalidInputException", str(exc))
     items = rank(
-        request.app[_PUT_EVENTS],
+        put_events,
         user_id=body.get("userId"),
         item_id=body.get("itemId"),
         count=body.get("numResults", 25),
+        weights=control.event_weights(),
+        keep=keep,
     )
     answer = {"itemList": items, "recommendationId": recommendation_id()}
     return web.Response(body=orjson.dumps(answer), content_type="application/json")
@@ -226,12 +244,17 @@ def _json11_error(code: str, message: str) -> web.Response:
 
 async def _control_plane(request: web.Request) -> web.Response:
     target = request.headers.get("X-Amz-Target", "")
-    if target != "AmazonPersonalize.CreateDatasetImportJob":
-        return _json11_error("UnknownOperationException", f"{target or 'no target'} not emulated")
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError as exc:
         return _json11_error("SerializationException", f"body is not JSON: {exc}")
+    if target != "AmazonPersonalize.CreateDatasetImportJob":
+        operation = target.removeprefix("AmazonPersonalize.")
+        try:
+            answer = request.app[_CONTROL].handle(operation, body)
+        except ControlPlaneError as exc:
+            return _json11_error(exc.code, str(exc))
+        return web.Response(body=orjson.dumps(answer), content_type="application/x-amz-json-1.1")
     shape = _CONTROL_PLANE.operation_model("CreateDatasetImportJob").input_shape
     errors = validate(shape, body)
     if errors:
@@ -316,6 +339,7 @@ def create_app(settings: EmulatorSettings | None = None) -> web.Application:
     app[_EVENT_TYPES] = {}
     app[_EVENT_IDS] = Counter()
     app[_STATS] = Counter()
+    app[_CONTROL] = ControlPlane()
     settings = app[_SETTINGS]
     app[_FAULTS] = Faults(
         settings.throttle_rate,

@@ -4,6 +4,15 @@ A request is authenticated, size-checked, decompressed (bounded), split into raw
 written to Kafka; the answer is 200 only once Kafka acknowledged every event. Failures are
 classified in one place, `_handle_webhook`: the sender's fault (400/401/413/415: retrying the
 same request will not help) or Kafka's (503 + Retry-After: the sender retries, nothing is lost).
+
+Answers also speak Amplitude's HTTP V2 API, so its SDKs can use the webhook as `server_url`:
+every answer has `code`; a 200 has `events_ingested`, `payload_size_bytes` and
+`server_upload_time`; an HTTP V2 body (one with `api_key`) some of whose events were rejected
+gets V2's 400 with the rejected indices (`events_with_missing_fields`,
+`events_with_invalid_fields`): the SDK reports those as failed and re-sends the others, which
+the stream stage drops as duplicates. Our own fields (`received`, `accepted`, `errors`, ...)
+are always there beside them. Other bodies (Amplitude's webhook destination retries any
+non-2xx) keep a 200 that lists the rejected events in `errors`.
 """
 
 import asyncio
@@ -20,7 +29,7 @@ import orjson
 from aiohttp import hdrs, web
 
 from ingest import metrics
-from ingest.bodies import BodyError, gunzip, inspect_event, split_events
+from ingest.bodies import BodyError, envelope_api_key, gunzip, inspect_event, split_events
 from ingest.openapi import openapi_document
 from ingest.producer import DeliveryError, KafkaWriter, Record
 from ingest.settings import IngestSettings
@@ -35,6 +44,8 @@ _NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "applic
 _GZIP = frozenset({"gzip", "x-gzip"})
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _INLINE_GUNZIP_BYTES = 64 * 1024  # larger gzip bodies are inflated off the event loop
+# HTTP V2's 400 names the field an event lacks; other rejections are listed by our reason.
+_MISSING_FIELDS = {"missing_event_type": "event_type", "missing_user_and_device_id": "user_id"}
 
 
 class _Webhook:
@@ -47,6 +58,12 @@ class _Webhook:
         self._dead_letter_topic = settings.raw_dead_letter_topic
         self._secret = _secret_bytes(settings.amplitude_webhook_secret)
         self._hmac_key = _secret_bytes(settings.ingest_hmac_secret)
+        self._api_keys = settings.api_keys
+        # The SDKs recognise the prefix: they stop retrying a request that cannot succeed.
+        self._no_credential = (
+            "Invalid API key: the body's api_key is not one of INGEST_API_KEYS and there is "
+            f"no shared secret in {settings.ingest_secret_header}"
+        )
         self._secret_header = settings.ingest_secret_header
         self._hmac_header = settings.ingest_hmac_header
         self._max_body = settings.ingest_max_body_bytes
@@ -78,6 +95,7 @@ class _Webhook:
             status, body, headers = 500, {"error": "internal error; retry"}, None
         finally:
             metrics.IN_FLIGHT.dec()
+        body["code"] = status  # HTTP V2's field: Amplitude's SDKs read the status from it
         counter = self._statuses.get(status)
         if counter is None:
             counter = self._statuses[status] = metrics.REQUESTS.labels(status=str(status))
@@ -103,7 +121,8 @@ class _Webhook:
     async def _handle_webhook(
         self, request: web.Request, request_id: str
     ) -> tuple[int, dict[str, Any], dict[str, str] | None]:
-        if self._secret is not None and not self._secret_ok(request):
+        secret_ok = self._secret is not None and self._secret_ok(request)
+        if self._secret is not None and not secret_ok and not self._api_keys:
             return (
                 401,
                 {"error": f"missing or wrong shared secret in {self._secret_header}"},
@@ -118,6 +137,7 @@ class _Webhook:
         except web.HTTPRequestEntityTooLarge:
             return 413, {"error": f"body over {self._max_body} bytes"}, None
         metrics.BODY_SIZE.observe(len(raw_body))
+        received_ms = int(time.time() * 1000)
 
         if self._hmac_key is not None and not self._signature_ok(request, raw_body):
             return 401, {"error": f"missing or wrong HMAC-SHA256 in {self._hmac_header}"}, None
@@ -142,7 +162,11 @@ class _Webhook:
                 body = gunzip(raw_body, self._max_body)
             events = split_events(body, ndjson)
         except BodyError as exc:
+            if self._api_keys and not secret_ok:  # no credential could be read: say only that
+                return 401, {"error": self._no_credential}, self._challenge
             return exc.status, {"error": str(exc)}, None
+        if self._api_keys and not secret_ok and not self._api_key_ok(envelope_api_key(body)):
+            return 401, {"error": self._no_credential}, self._challenge
         if len(events) > self._max_events:
             return 413, {"error": f"{len(events)} events > limit {self._max_events}"}, None
 
@@ -170,17 +194,27 @@ class _Webhook:
                 "events dead-lettered",
                 extra={"request_id": request_id, "rejected": len(rejected), "accepted": accepted},
             )
-        return (
-            200,
-            {
-                "received": len(events),
-                "accepted": accepted,
-                "rejected": len(rejected),
-                "errors": rejected,
-                "request_id": request_id,
-            },
-            None,
-        )
+        answer = {
+            "events_ingested": accepted,
+            "payload_size_bytes": len(raw_body),
+            "server_upload_time": received_ms,
+            "received": len(events),
+            "accepted": accepted,
+            "rejected": len(rejected),
+            "errors": rejected,
+            "request_id": request_id,
+        }
+        if rejected and envelope_api_key(body) is not None:
+            return 400, {**_v2_rejections(rejected, len(events)), **answer}, None
+        return 200, answer, None
+
+    def _api_key_ok(self, presented: str | None) -> bool:
+        """Constant-time against every configured key (no early exit on a match)."""
+        candidate = (presented or "").encode("utf-8", "surrogateescape")
+        matched = False
+        for key in self._api_keys:
+            matched |= hmac.compare_digest(candidate, key)
+        return matched and presented is not None
 
     def _records(
         self, events: list[Any], request_id: str, content_type: str
@@ -233,6 +267,21 @@ class _Webhook:
         presented = presented.removeprefix("sha256=")
         expected = hmac.new(self._hmac_key or b"", body, hashlib.sha256).hexdigest()
         return hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), expected.encode())
+
+
+def _v2_rejections(rejected: list[dict[str, Any]], received: int) -> dict[str, Any]:
+    """HTTP V2's 400 body for rejected events: their indices by missing or invalid field."""
+    missing: dict[str, list[int]] = {}
+    invalid: dict[str, list[int]] = {}
+    for error in rejected:
+        field = _MISSING_FIELDS.get(error["reason"])
+        target, name = (missing, field) if field else (invalid, error["reason"])
+        target.setdefault(name, []).append(error["index"])
+    return {
+        "error": f"{len(rejected)} of {received} events rejected (see errors); the rest accepted",
+        "events_with_missing_fields": missing,
+        "events_with_invalid_fields": invalid,
+    }
 
 
 def _secret_bytes(secret: Any) -> bytes | None:

@@ -1,6 +1,7 @@
 """Turn a webhook body into events, and the light per-event check ingest applies.
 
-Accepted: `{"events": [...]}`, a bare array of events, a single event object, NDJSON, and any of
+Accepted: `{"events": [...]}` (an HTTP V2 body also carries `api_key` and `options`), a bare
+array of events, a single event object (the webhook's default payload), NDJSON, and any of
 them gzip-compressed. Events are never decoded and re-encoded: msgspec splits the body into raw
 JSON slices (each event's bytes exactly as sent) and decodes only the three fields the check
 needs, skipping the rest. The raw topic gets the sender's bytes.
@@ -37,7 +38,15 @@ class _Object(_Head):
     events: msgspec.Raw = msgspec.Raw()
 
 
+class _Credential(msgspec.Struct):
+    """An HTTP V2 body's `api_key`; msgspec skips the events without building them."""
+
+    api_key: Any = None
+    events: msgspec.Raw = msgspec.Raw()
+
+
 _decode_head = msgspec.json.Decoder(_Head).decode
+_decode_credential = msgspec.json.Decoder(_Credential).decode
 _decode_object = msgspec.json.Decoder(_Object).decode
 _decode_array = msgspec.json.Decoder(list[msgspec.Raw]).decode
 
@@ -198,6 +207,23 @@ def _envelope_slices(text: str) -> tuple[list[Any] | None, int]:
 
 def _unreadable(exc: Exception) -> str:
     return "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else "nested too deeply"
+
+
+def envelope_api_key(body: bytes) -> str | None:
+    """The `api_key` of an HTTP V2 body (`{"api_key", "events", "options"}`), else None.
+
+    Read only when needed (a request without the shared secret, or with rejected events), so
+    the hot path decodes the body once.
+    """
+    stripped = body.removeprefix(codecs.BOM_UTF8).strip()
+    if stripped[:1] != b"{":
+        return None
+    try:
+        envelope = _decode_credential(stripped)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # not one readable object
+        return None
+    api_key = envelope.api_key
+    return api_key if envelope.events and isinstance(api_key, str) else None
 
 
 def _envelope_events(events: msgspec.Raw) -> list[Any]:

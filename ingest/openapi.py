@@ -20,7 +20,12 @@ _EVENT: dict[str, Any] = {
         "user_id": {"type": "string", "minLength": 1},
         "device_id": {"type": "string", "minLength": 1},
         "insert_id": {"type": "string"},
-        "time": {"type": "integer"},
+        "$insert_id": {"type": "string", "description": "The Export format's insert_id."},
+        "time": {"type": "integer", "description": "ms since the epoch (HTTP API)."},
+        "event_time": {
+            "type": "string",
+            "description": 'Export format / webhook default payload: "2022-02-28 20:07:01.795".',
+        },
         "session_id": {"type": "integer"},
         "event_properties": {"type": "object"},
         "user_properties": {"type": "object"},
@@ -30,8 +35,22 @@ _EVENT: dict[str, Any] = {
 
 _ERROR: dict[str, Any] = {
     "type": "object",
-    "required": ["error"],
-    "properties": {"error": {"type": "string"}, "request_id": {"type": "string"}},
+    "required": ["code", "error"],
+    "properties": {
+        "code": {"type": "integer", "description": "The HTTP status, as HTTP V2 answers."},
+        "error": {"type": "string"},
+        "request_id": {"type": "string"},
+        "events_with_missing_fields": {
+            "type": "object",
+            "description": "HTTP V2 bodies: rejected events' indices, by the field they lack.",
+            "additionalProperties": {"type": "array", "items": {"type": "integer"}},
+        },
+        "events_with_invalid_fields": {
+            "type": "object",
+            "description": "HTTP V2 bodies: other rejected events' indices, by reason.",
+            "additionalProperties": {"type": "array", "items": {"type": "integer"}},
+        },
+    },
 }
 
 
@@ -99,7 +118,18 @@ def openapi_document(settings: IngestSettings) -> dict[str, Any]:
                                         {
                                             "type": "object",
                                             "required": ["events"],
-                                            "properties": {"events": events},
+                                            "properties": {
+                                                "events": events,
+                                                "api_key": {
+                                                    "type": "string",
+                                                    "description": (
+                                                        "HTTP V2: one of INGEST_API_KEYS, the "
+                                                        "credential of a request without the "
+                                                        "shared secret."
+                                                    ),
+                                                },
+                                                "options": {"type": "object"},
+                                            },
                                         },
                                         events,
                                         {"$ref": "#/components/schemas/Event"},
@@ -124,7 +154,11 @@ def openapi_document(settings: IngestSettings) -> dict[str, Any]:
                                 }
                             },
                         },
-                        "400": _error("Malformed JSON, NDJSON or gzip; nothing written."),
+                        "400": _error(
+                            "Malformed JSON, NDJSON or gzip; nothing written. Or, for an "
+                            "HTTP V2 body (with api_key) some of whose events were rejected: "
+                            "the others were written, the rejected ones are listed."
+                        ),
                         "401": _error("Missing or wrong credentials; nothing written."),
                         "413": _error(
                             f"Body over {settings.ingest_max_body_bytes} bytes (as sent or "
@@ -162,8 +196,25 @@ def openapi_document(settings: IngestSettings) -> dict[str, Any]:
                 "Error": _ERROR,
                 "Accepted": {
                     "type": "object",
-                    "required": ["received", "accepted", "rejected", "errors", "request_id"],
+                    "required": [
+                        "code",
+                        "events_ingested",
+                        "payload_size_bytes",
+                        "server_upload_time",
+                        "received",
+                        "accepted",
+                        "rejected",
+                        "errors",
+                        "request_id",
+                    ],
                     "properties": {
+                        "code": {"type": "integer"},
+                        "events_ingested": {"type": "integer", "description": "= accepted"},
+                        "payload_size_bytes": {"type": "integer"},
+                        "server_upload_time": {
+                            "type": "integer",
+                            "description": "When the body was received, ms since the epoch.",
+                        },
                         "received": {"type": "integer"},
                         "accepted": {"type": "integer"},
                         "rejected": {"type": "integer"},

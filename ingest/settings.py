@@ -35,6 +35,15 @@ class IngestSettings(KafkaSettings):
     ingest_hmac_header: str = Field(
         default="X-Signature-SHA256", min_length=1, description="Header of the body's HMAC."
     )
+    ingest_api_keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Comma-separated API keys accepted in an HTTP V2 body's `api_key` as the credential "
+            "(Amplitude's SDKs can send no header: point their server_url at the webhook); "
+            "empty: none. A request with the shared secret needs no key; the HMAC, when set, is "
+            "still required."
+        ),
+    )
     ingest_allow_unauthenticated: bool = Field(
         default=False,
         description=(
@@ -86,11 +95,7 @@ class IngestSettings(KafkaSettings):
 
     @model_validator(mode="after")
     def _authentication_is_configured(self) -> Self:
-        if (
-            self.amplitude_webhook_secret is None
-            and self.ingest_hmac_secret is None
-            and not self.ingest_allow_unauthenticated
-        ):
+        if not self.authenticated and not self.ingest_allow_unauthenticated:
             raise ValueError(
                 "AMPLITUDE_WEBHOOK_SECRET is not set: set it (and give it to Amplitude as a "
                 "header), or set INGEST_ALLOW_UNAUTHENTICATED=true to accept unauthenticated posts"
@@ -103,4 +108,16 @@ class IngestSettings(KafkaSettings):
 
     @property
     def authenticated(self) -> bool:
-        return self.amplitude_webhook_secret is not None or self.ingest_hmac_secret is not None
+        return (
+            self.amplitude_webhook_secret is not None
+            or self.ingest_hmac_secret is not None
+            or bool(self.api_keys)
+        )
+
+    @property
+    def api_keys(self) -> list[bytes]:
+        """INGEST_API_KEYS split on commas, blanks dropped."""
+        if self.ingest_api_keys is None:
+            return []
+        keys = self.ingest_api_keys.get_secret_value().split(",")
+        return [key.strip().encode() for key in keys if key.strip()]

@@ -23,6 +23,14 @@ def main(argv: list[str] | None = None) -> None:
     import_job.add_argument("prefix", help="s3://bucket/prefix/ holding history CSV files")
     import_job.add_argument("--mode", choices=["INCREMENTAL", "FULL"], default="INCREMENTAL")
     import_job.add_argument("--job-name", help="default: history-<UTC time>")
+    personalize = commands.add_parser(
+        "personalize", help="set Personalize up from the rules (docs/personalize.md)"
+    )
+    personalize.add_argument(
+        "action",
+        choices=["plan", "apply"],
+        help="plan: print the requests (JSON); apply: create what is missing, report differences",
+    )
     commands.add_parser("emulator", help="the local Personalize emulator")
     commands.add_parser("topics", help="create the pipeline's topics on KAFKA_BOOTSTRAP_SERVERS")
     commands.add_parser("dev", help="everything at once on the embedded broker (make run)")
@@ -86,6 +94,11 @@ def main(argv: list[str] | None = None) -> None:
             print(start_import_job(HistorySettings(), args.prefix, args.mode, args.job_name))
         except ImportJobError as exc:
             raise SystemExit(f"import-job: {exc}") from None
+    elif args.command == "personalize":
+        from personalize.commands import run_personalize
+
+        configure_logging("personalize")
+        run_personalize(args.action)
     elif args.command == "emulator":
         from emulator import run as run_emulator
 

@@ -2,6 +2,9 @@
 
 `make run` runs `main()` in the foreground; the end-to-end tests use `LocalStack` directly.
 Each service runs as its own process, exactly as deployed, configured only by environment.
+Before the other services start, the Personalize plan is applied to the emulator (as
+`pipeline personalize apply` would to AWS), so its solution weights rank and its
+negative-feedback filter is the recommendations API's default filter.
 """
 
 import os
@@ -16,11 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.broker import EmbeddedBroker, free_port
+from personalize import PersonalizeSetupSettings
+from personalize.apply import ApplyReport, apply_plan
+from pipeline.broker import EmbeddedKafka, free_port
 from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
 
 DEV_SECRET = "dev-secret-change-me"
+DEV_API_KEY = "dev-api-key-change-me"  # for Amplitude's SDKs: the api_key of an HTTP V2 body
 DEV_TRACKING_ID = "local-tracker"
 # The emulator's default campaigns (emulator.EmulatorSettings.campaign_arns).
 DEV_CAMPAIGN_ARN = "arn:aws:personalize:us-east-1:000000000000:campaign/local-user-personalization"
@@ -50,9 +56,10 @@ class LocalStack:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     history_dir: Path = field(default_factory=lambda: Path(".history").resolve())
-    _broker: EmbeddedBroker | None = None
+    _broker: EmbeddedKafka | None = None
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _data_dir: tempfile.TemporaryDirectory[str] | None = None
+    _personalize: ApplyReport | None = None
 
     def env(self) -> dict[str, str]:
         assert self.bootstrap is not None
@@ -61,8 +68,14 @@ class LocalStack:
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "AMPLITUDE_WEBHOOK_SECRET": os.environ.get("AMPLITUDE_WEBHOOK_SECRET", DEV_SECRET),
+            "INGEST_API_KEYS": os.environ.get("INGEST_API_KEYS", DEV_API_KEY),
             "AWS_PERSONALIZE_TRACKING_ID": os.environ.get(
-                "AWS_PERSONALIZE_TRACKING_ID", DEV_TRACKING_ID
+                "AWS_PERSONALIZE_TRACKING_ID",
+                (self._personalize and self._personalize.tracking_id) or DEV_TRACKING_ID,
+            ),
+            "AWS_PERSONALIZE_FILTER_ARN": os.environ.get(
+                "AWS_PERSONALIZE_FILTER_ARN",
+                (self._personalize and self._personalize.negative_filter_arn) or "",
             ),
             "PERSONALIZE_ENDPOINT_URL": os.environ.get(
                 "PERSONALIZE_ENDPOINT_URL", f"http://127.0.0.1:{self.ports.emulator}"
@@ -95,14 +108,36 @@ class LocalStack:
     def start(self, timeout: float = 60.0) -> "LocalStack":
         self._data_dir = tempfile.TemporaryDirectory(prefix="pipeline-dev-")
         if self.bootstrap is None:
-            self._broker = EmbeddedBroker().start()
+            self._broker = EmbeddedKafka().start()
             self.bootstrap = self._broker.bootstrap_servers
-        env = self.env()
         ensure_topics(KafkaSettings(kafka_bootstrap_servers=self.bootstrap))
-        for name in ("emulator", "ingest", "streams", "sink", "recommendations", "history"):
+        self._spawn("emulator", self.env())
+        self.wait_ready(timeout, only=("emulator",))
+        self._personalize = self._set_up_personalize(self.env())
+        env = self.env()
+        for name in ("ingest", "streams", "sink", "recommendations", "history"):
             self._spawn(name, env)
         self.wait_ready(timeout)
         return self
+
+    def _set_up_personalize(self, env: dict[str, str]) -> ApplyReport:
+        """`pipeline personalize apply` against the emulator, with the streams stage's rules."""
+        import boto3
+
+        from schemas import load_rules
+
+        settings = PersonalizeSetupSettings(
+            personalize_api_endpoint_url=f"http://127.0.0.1:{self.ports.emulator}",
+            streams_rules_path=env.get("STREAMS_RULES_PATH") or None,
+        )
+        client = boto3.client(
+            "personalize",
+            region_name=settings.aws_region,
+            endpoint_url=settings.personalize_api_endpoint_url,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+        return apply_plan(client, load_rules(settings.streams_rules_path), settings)
 
     def _spawn(self, name: str, env: dict[str, str]) -> None:
         output = None
@@ -116,8 +151,9 @@ class LocalStack:
             stderr=subprocess.STDOUT if output else None,
         )
 
-    def wait_ready(self, timeout: float) -> None:
-        """Wait until every service answers its probe (the sink: until it holds partitions)."""
+    def wait_ready(self, timeout: float, only: tuple[str, ...] | None = None) -> None:
+        """Wait until every service (or those in `only`) answers its probe (the sink: until it
+        holds partitions)."""
         probes = {
             "emulator": f"http://127.0.0.1:{self.ports.emulator}/healthz",
             "ingest": f"http://127.0.0.1:{self.ports.ingest}/readyz",
@@ -128,6 +164,8 @@ class LocalStack:
         }
         deadline = time.monotonic() + timeout
         for name, url in probes.items():
+            if only is not None and name not in only:
+                continue
             while not answers_ok(url):
                 self.check_alive()
                 if time.monotonic() > deadline:
@@ -180,6 +218,8 @@ def main() -> None:
         env = stack.env()
         secret = env["AMPLITUDE_WEBHOOK_SECRET"]
         shown = secret if secret == DEV_SECRET else "<your AMPLITUDE_WEBHOOK_SECRET>"
+        api_key = env["INGEST_API_KEYS"]
+        shown_key = api_key if api_key == DEV_API_KEY else "<one of your INGEST_API_KEYS>"
         emu = f"http://127.0.0.1:{stack.ports.emulator}"
         print(
             f"""
@@ -187,12 +227,14 @@ pipeline running (Ctrl-C stops everything)
   kafka              {stack.bootstrap}{"  (embedded Tansu, memory only)" if stack._broker else ""}
   ingest webhook     http://127.0.0.1:{stack.ports.ingest}/webhooks/amplitude
                      Authorization: Bearer {shown}
+                     Amplitude SDKs: server_url=<that URL>, api_key {shown_key}
   ingest metrics     http://127.0.0.1:{stack.ports.ingest}/metrics
   streams metrics    http://127.0.0.1:{stack.ports.streams_web}/metrics
   sink metrics       http://127.0.0.1:{stack.ports.sink_status}/metrics
   recommendations    http://127.0.0.1:{stack.ports.recommendations}/recommendations/<user_id>
                      http://127.0.0.1:{stack.ports.recommendations}/similar-items/<item_id>
   history (CSV)      {env["HISTORY_TARGET"]}  (files roll every {env["HISTORY_ROLL_SECONDS"]}s)
+  personalize plan   applied to the emulator; filter {env["AWS_PERSONALIZE_FILTER_ARN"]}
   emulator           http://127.0.0.1:{stack.ports.emulator}/_emulator/put-events
                      faults: curl -d '{{"throttle_rate":0.3}}' {emu}/_emulator/faults
 """,

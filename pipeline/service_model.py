@@ -30,10 +30,10 @@ def validate(shape: Shape, value: Any, path: str = "") -> list[str]:
         return errors
     if kind in ("float", "double"):
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return [] if ok else [f"{where}: expected a number"]
+        return _check_range(shape, value, where) if ok else [f"{where}: expected a number"]
     if kind in ("integer", "long"):
         ok = isinstance(value, int) and not isinstance(value, bool)
-        return [] if ok else [f"{where}: expected an integer"]
+        return _check_range(shape, value, where) if ok else [f"{where}: expected an integer"]
     if kind == "boolean":
         return [] if isinstance(value, bool) else [f"{where}: expected a boolean"]
     if kind == "timestamp":
@@ -86,6 +86,16 @@ def _check_length(shape: Shape, length: int, where: str) -> list[str]:
         return [f"{where}: length {length} is below the minimum {low}"]
     if high is not None and length > high:
         return [f"{where}: length {length} is above the maximum {high}"]
+    return []
+
+
+def _check_range(shape: Shape, number: float, where: str) -> list[str]:
+    """A number's min and max are its value's bounds (a string's or a list's, its length)."""
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    if low is not None and number < low:
+        return [f"{where}: {number} is below the minimum {low}"]
+    if high is not None and number > high:
+        return [f"{where}: {number} is above the maximum {high}"]
     return []
 
 

@@ -1,7 +1,10 @@
 """HTTP routes: GET /recommendations/{user_id}, GET /similar-items/{item_id}, probes, /metrics.
 
 Query parameters: `num_results` (1-500), `filter_arn` with `filter_values` (a JSON object of
-strings), `context` (a JSON object of strings). Answers carry Personalize's `recommendation_id`:
+strings), `context` (a JSON object of strings). A user's recommendations go through
+AWS_PERSONALIZE_FILTER_ARN (the negative-feedback filter) unless `filter_arn` says otherwise
+(`filter_arn=` for none); similar items are not filtered by default (an interactions filter
+needs a user). Answers carry Personalize's `recommendation_id`:
 clients send it back with impression and click events so the stream stage can attach it.
 """
 
@@ -61,8 +64,10 @@ def _request(request: web.Request, subject_field: str, subject: str, campaign: s
         raise RecommendationError(400, "num_results must be between 1 and 500")
     call: dict[str, Any] = {"campaignArn": campaign, subject_field: subject, "numResults": count}
     filter_values = _string_map(request, "filter_values")
-    if "filter_arn" in request.query:
-        call["filterArn"] = request.query["filter_arn"]
+    default = settings.aws_personalize_filter_arn if subject_field == "userId" else None
+    filter_arn = request.query.get("filter_arn", default)
+    if filter_arn:
+        call["filterArn"] = filter_arn
         if filter_values:
             call["filterValues"] = filter_values
     elif filter_values:

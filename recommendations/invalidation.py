@@ -10,11 +10,17 @@ import threading
 from collections.abc import Callable
 
 import orjson
-from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
 from recommendations.settings import RecommendationsSettings
 
 log = logging.getLogger(__name__)
+_NO_LEADER_YET = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._TIMED_OUT,
+}
 
 
 class InvalidationListener:
@@ -45,7 +51,14 @@ class InvalidationListener:
         topic = settings.interactions_topic
         try:
             partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-            consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in partitions])
+            # The end offsets resolved now, not at the first fetch (OFFSET_END is resolved
+            # lazily): an interaction produced once `assigned` is set is never skipped.
+            ends = [self._end_offset(consumer, TopicPartition(topic, p)) for p in partitions]
+            if self._stop.is_set():
+                return
+            consumer.assign(
+                [TopicPartition(topic, p, end) for p, end in zip(partitions, ends, strict=True)]
+            )
             self.assigned.set()
             while not self._stop.is_set():
                 for message in consumer.consume(500, 0.5):
@@ -56,11 +69,26 @@ class InvalidationListener:
         finally:
             consumer.close()
 
+    def _end_offset(self, consumer: Consumer, partition: TopicPartition) -> int:
+        """The partition's high watermark, asked again while Kafka has no leader for it yet
+        (a topic just created): without it the listener cannot start."""
+        while True:
+            try:
+                return int(consumer.get_watermark_offsets(partition, timeout=10)[1])
+            except KafkaException as exc:
+                error = exc.args[0]
+                if not (error.retriable() or error.code() in _NO_LEADER_YET):
+                    raise
+                log.info("waiting for a partition leader", extra={"reason": error.str()})
+                if self._stop.wait(0.2):
+                    return OFFSET_END  # stopping: the caller checks before assigning
+
     def _handle(self, value: bytes) -> None:
         try:
             record = orjson.loads(value)
             user, weight = record.get("user_id"), float(record.get("weight", 0))
         except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
             return  # not ours to judge: the sink dead-letters malformed interactions
-        if user and weight >= self._settings.recommendations_invalidate_weight:
+        # Negative feedback too: the filter hides the item at once, so should the cache.
+        if user and (weight >= self._settings.recommendations_invalidate_weight or weight < 0):
             self._invalidate(user)

@@ -14,6 +14,14 @@ class RecommendationsSettings(KafkaSettings):
     aws_personalize_sims_campaign_arn: str | None = Field(
         default=None, description="SIMS campaign for GET /similar-items/{item_id}."
     )
+    aws_personalize_filter_arn: str | None = Field(
+        default=None,
+        description=(
+            "Filter for GET /recommendations/{user_id} unless a request sets filter_arn (an "
+            "empty filter_arn: none): the negative-feedback filter `pipeline personalize apply` "
+            "prints, so no one is recommended what they flagged or hid."
+        ),
+    )
     personalize_runtime_endpoint_url: str | None = Field(
         default=None, description="personalize-runtime endpoint; unset means AWS's own."
     )
@@ -26,7 +34,10 @@ class RecommendationsSettings(KafkaSettings):
     )
     recommendations_invalidate_weight: float = Field(
         default=1.5,
-        description="An interaction at least this heavy drops the user's cached answers.",
+        description=(
+            "An interaction at least this heavy drops the user's cached answers (so does any "
+            "negative one: the filter hides its item at once)."
+        ),
     )
     recommendations_default_num_results: int = Field(default=25, ge=1, le=500)
     recommendations_threads: int = Field(

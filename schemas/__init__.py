@@ -1,6 +1,12 @@
 """The contracts between stages: one model per topic record, plus the weight rules."""
 
-from schemas.amplitude import AmplitudeEvent
+from schemas.amplitude import (
+    AmplitudeEvent,
+    InvalidEvent,
+    NormalizedEvent,
+    normalize,
+    scoped_id,
+)
 from schemas.interaction import (
     INTERACTION_SCHEMA_VERSION,
     MAX_ID_LENGTH,
@@ -17,8 +23,12 @@ __all__ = [
     "PERSONALIZE_EVENT_TYPE_BUDGET",
     "AmplitudeEvent",
     "Interaction",
+    "InvalidEvent",
+    "NormalizedEvent",
     "Rule",
     "RuleSet",
     "limit_problem",
     "load_rules",
+    "normalize",
+    "scoped_id",
 ]

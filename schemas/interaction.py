@@ -2,6 +2,11 @@
 
 Compatibility rule: fields may be added (optional, with defaults); a field is never removed,
 renamed or retyped without a new topic. `INTERACTION_SCHEMA_VERSION` counts additions.
+
+Values, not shapes, changed once within version 1 (docs/amplitude-events.md, "Interactions"):
+`event_id` is derived from (actor, insert id) rather than the insert id alone, an anonymous
+event's `session_id` is prefixed by its device id, and `timestamp_ms` is the event's own time
+for Export-format events too. Consumers reading the fields keep working.
 """
 
 from typing import Literal
@@ -25,7 +30,10 @@ class Interaction(BaseModel):
     event_id: str = Field(
         min_length=1,
         max_length=MAX_ID_LENGTH,
-        description="Stable id derived from the source event (insert_id); re-sends share it.",
+        description=(
+            "Stable id: a digest of (user id, else device id; insert_id, else $insert_id, else "
+            "uuid), else of the raw event. Re-sends share it; two users' equal insert ids do not."
+        ),
     )
     user_id: str | None = Field(
         default=None,
@@ -35,7 +43,15 @@ class Interaction(BaseModel):
     device_id: str | None = Field(
         default=None, max_length=MAX_ID_LENGTH, description="Amplitude device_id, when sent."
     )
-    session_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    session_id: str = Field(
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        description=(
+            "Amplitude's session_id for a known user; `<device_id>:<session_id>` for an anonymous "
+            "one (a digest stands in for a long device id); `<user or device id>:<YYYYMMDD>` "
+            "outside a session."
+        ),
+    )
     item_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
     event_type: str = Field(description="The canonical Amplitude event type (after aliases).")
     personalize_event_type: str = Field(
@@ -43,14 +59,21 @@ class Interaction(BaseModel):
     )
     weight: float = Field(description="The rule's weight; sent to Personalize as eventValue.")
     timestamp_ms: int = Field(
-        ge=0, le=MAX_TIMESTAMP_MS, description="Event time, ms since the epoch (1970 to 9999)."
+        ge=0,
+        le=MAX_TIMESTAMP_MS,
+        description=(
+            "The event's own time, ms since the epoch, 1970 to 9999 (`time`, else `event_time`, "
+            "...: schemas/amplitude.py); the processing time only for an event that carried none."
+        ),
     )
     impression: list[str] = Field(
         default_factory=list, max_length=25, description="Item ids shown alongside, if any."
     )
     recommendation_id: str | None = Field(default=None, max_length=40)
     insert_id: str | None = Field(
-        default=None, max_length=MAX_ID_LENGTH, description="Amplitude's insert_id, if sent."
+        default=None,
+        max_length=MAX_ID_LENGTH,
+        description="Amplitude's insert_id (the Export format's $insert_id), if sent.",
     )
 
     @property

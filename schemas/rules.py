@@ -1,4 +1,10 @@
-"""The weight rules as data: loaded once at start-up, validated, refused loudly when wrong."""
+"""The weight rules as data: loaded once at start-up, validated, refused loudly when wrong.
+
+Besides the per-event weights, the rules decide how Personalize trains on what the sink sends
+(the `[personalize]` table, see docs/personalize.md): which Personalize event types train and
+with which weight, which are negative feedback (filters, never training), which are impressions.
+Every rule a Personalize plan would be refused for is refused here, when a service starts.
+"""
 
 import tomllib
 from pathlib import Path
@@ -8,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, ValidationError,
 
 # AWS quota: distinct event types + optional metadata columns in an interactions dataset.
 PERSONALIZE_EVENT_TYPE_BUDGET = 10
+# AWS limit: entries of a solution's eventsConfig.eventParametersList (botocore's model: max 10).
+EVENT_PARAMETERS_LIMIT = 10
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.toml")
 
 
@@ -19,8 +27,54 @@ class Rule(BaseModel):
     event_type: str = Field(min_length=1)
     aliases: list[str] = Field(default_factory=list)
     weight: StrictFloat
+    # interaction: a positive (weight > 0) or negative (weight < 0) signal about the item.
+    # impression: the item was only shown; sent (with its impression list) and kept in the
+    # dataset, never trained on as interest (see docs/personalize.md, "Impressions").
     kind: Literal["interaction", "impression"] = "interaction"
     personalize_event_type: str = Field(min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Rule":
+        if self.weight == 0:
+            raise ValueError(
+                f"rule {self.event_type!r}: weight 0 carries no signal; leave the event out"
+            )
+        if self.kind == "impression" and self.weight < 0:
+            raise ValueError(f"rule {self.event_type!r}: an impression cannot be negative")
+        return self
+
+
+class PersonalizeOptions(BaseModel):
+    """The `[personalize]` table: explicit choices over what the plan derives from the rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    training_event_types: list[str] | None = Field(
+        default=None,
+        description="Personalize event types the solution trains on; default: every positive one.",
+    )
+    weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="Solution weight (0..1) per training type; default: derived (see plan).",
+    )
+    thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="eventValueThreshold per training type; default: the type's smallest weight.",
+    )
+    negative_filter_event_types: list[str] | None = Field(
+        default=None,
+        description="Types the negative-feedback filter excludes; default: every negative one.",
+    )
+    exclude_engaged_event_types: list[str] = Field(
+        default_factory=list,
+        description="Optional second filter: also exclude items the user acted on with these.",
+    )
+    auto_training_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=30,
+        description="Retrain every N days (Personalize's automatic training); default: off.",
+    )
 
 
 class RuleSet(BaseModel):
@@ -31,6 +85,7 @@ class RuleSet(BaseModel):
     version: int
     metadata_columns: list[str] = Field(default_factory=list)
     rule: list[Rule] = Field(min_length=1)
+    personalize: PersonalizeOptions = Field(default_factory=PersonalizeOptions)
 
     @model_validator(mode="after")
     def _check(self) -> "RuleSet":
@@ -51,7 +106,74 @@ class RuleSet(BaseModel):
                 f"{len(self.metadata_columns)} metadata columns: {used} > the dataset limit of "
                 f"{PERSONALIZE_EVENT_TYPE_BUDGET}; group event types in personalize_event_type"
             )
+        self._check_signs()
+        self._check_personalize_options()
         return self
+
+    def _check_signs(self) -> None:
+        """One Personalize type, one meaning: a filter or a weight cannot tell mixed rules apart."""
+        for ptype in sorted(self.personalize_event_types):
+            rules = [r for r in self.rule if r.personalize_event_type == ptype]
+            signs = {"negative" if r.weight < 0 else r.kind for r in rules}
+            if len(signs) > 1:
+                detail = ", ".join(
+                    f"{r.event_type} ({'negative' if r.weight < 0 else r.kind})" for r in rules
+                )
+                raise ValueError(
+                    f"Personalize event type {ptype!r} mixes {detail}: give positive, negative "
+                    "and impression events their own personalize_event_type"
+                )
+
+    def _check_personalize_options(self) -> None:
+        options = self.personalize
+        produced = self.personalize_event_types
+        negative, impressions = self.negative_event_types, self.impression_event_types
+        training = self.training_event_types
+        for name, types in (
+            ("training_event_types", options.training_event_types or []),
+            ("negative_filter_event_types", options.negative_filter_event_types or []),
+            ("exclude_engaged_event_types", options.exclude_engaged_event_types),
+            ("weights", list(options.weights)),
+            ("thresholds", list(options.thresholds)),
+        ):
+            for ptype in types:
+                if ptype not in produced:
+                    raise ValueError(
+                        f"personalize.{name}: event type {ptype!r} is produced by no rule "
+                        f"(the rules produce {', '.join(sorted(produced))})"
+                    )
+        for ptype in options.training_event_types or []:
+            if ptype in negative or ptype in impressions:
+                what = "a negative" if ptype in negative else "an impression"
+                raise ValueError(
+                    f"personalize.training_event_types: {ptype!r} is {what} event type; "
+                    "Personalize trains on every event as a positive signal, so it would teach "
+                    "interest (negative feedback belongs in the filter)"
+                )
+        for name, mapping in (("weights", options.weights), ("thresholds", options.thresholds)):
+            for ptype in mapping:
+                if ptype not in training:
+                    raise ValueError(
+                        f"personalize.{name}: {ptype!r} is not a training event type "
+                        f"(training: {', '.join(sorted(training))})"
+                    )
+        for ptype, weight in options.weights.items():
+            if not 0.0 <= weight <= 1.0:
+                raise ValueError(
+                    f"personalize.weights: {ptype!r} = {weight} is outside [0, 1], "
+                    "the range Personalize accepts for an event type's weight"
+                )
+        for ptype in options.negative_filter_event_types or []:
+            if ptype not in negative:
+                raise ValueError(
+                    f"personalize.negative_filter_event_types: {ptype!r} is not a negative "
+                    "event type; the filter would hide items users liked"
+                )
+        if len(training) > EVENT_PARAMETERS_LIMIT:
+            raise ValueError(
+                f"{len(training)} training event types > the solution's limit of "
+                f"{EVENT_PARAMETERS_LIMIT} ({', '.join(sorted(training))})"
+            )
 
     def by_name(self) -> dict[str, Rule]:
         """Every accepted name (canonical and alias) to its rule: exact matching only."""
@@ -64,6 +186,31 @@ class RuleSet(BaseModel):
     @property
     def personalize_event_types(self) -> set[str]:
         return {r.personalize_event_type for r in self.rule}
+
+    @property
+    def negative_event_types(self) -> set[str]:
+        """Types whose rules weigh below 0: negative feedback, for filters only."""
+        return {r.personalize_event_type for r in self.rule if r.weight < 0}
+
+    @property
+    def impression_event_types(self) -> set[str]:
+        """Types whose rules are impressions: exposure, not interest."""
+        return {r.personalize_event_type for r in self.rule if r.kind == "impression"}
+
+    @property
+    def training_event_types(self) -> list[str]:
+        """The types the solution trains on, strongest rule first (the `[personalize]` list,
+        else every type whose rules are positive interactions)."""
+        chosen = self.personalize.training_event_types
+        excluded = self.negative_event_types | self.impression_event_types
+        types = chosen if chosen is not None else self.personalize_event_types - excluded
+        return sorted(set(types), key=lambda t: (-self.strongest_weight(t), t))
+
+    def strongest_weight(self, personalize_event_type: str) -> float:
+        """The largest Amplitude weight among the rules sent as this Personalize type."""
+        return max(
+            r.weight for r in self.rule if r.personalize_event_type == personalize_event_type
+        )
 
 
 class RulesError(ValueError):

@@ -32,7 +32,9 @@ SEEN_TABLE = "seen-insert-ids"
 
 def create_app(settings: StreamsSettings) -> faust.App:
     rules = load_rules(settings.streams_rules_path)  # refuses to start on a bad rules file
-    weigher = Weigher(rules, settings.streams_item_id_properties)
+    weigher = Weigher(
+        rules, settings.streams_item_id_properties, settings.streams_max_future_seconds
+    )
     session_timeout = settings.kafka_session_timeout_ms / 1000
     app = faust.App(
         settings.streams_app_id,

@@ -26,7 +26,11 @@ LAG = Histogram(
 )
 DUPLICATES = Counter(
     "streams_duplicates_total",
-    "Events dropped because their insert_id was already emitted within the dedup window.",
+    "Events dropped because their (actor, insert_id) was already emitted within the dedup window.",
+)
+UNTIMED = Counter(
+    "streams_events_without_time_total",
+    "Weighted events that carried no time at all: they were given the processing time.",
 )
 DEDUP_HELD = Gauge(
     "streams_dedup_insert_ids",

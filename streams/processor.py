@@ -41,7 +41,7 @@ _DEFAULT_MAX_BYTES = 1_000_000
 
 @dataclass
 class SeenEntries:
-    """The insert ids a batch emitted, by source partition, and when."""
+    """The dedup keys (actor, insert id) a batch emitted, by source partition, and when."""
 
     now_ms: int
     by_partition: dict[int, list[bytes]]
@@ -100,14 +100,14 @@ class BatchProcessor:
         observe_lag = metrics.LAG.observe
         max_bytes = self._max_bytes
         now_ms = int(time.time() * 1000)
-        events_in = duplicates = filtered = 0
+        events_in = duplicates = filtered = untimed = 0
         out: Counter[str] = Counter()
         dead: Counter[str] = Counter()
         entries = SeenEntries(now_ms, {})
         for partition, key, value in batch:
             events_in += 1
             try:
-                outcome = weigh(value)
+                outcome = weigh(value, now_ms)
                 if isinstance(outcome, Filtered):
                     filtered += 1
                     continue
@@ -115,23 +115,23 @@ class BatchProcessor:
                     self._dead_letter(key, value, outcome.reason, outcome.detail)
                     dead[outcome.reason] += 1
                     continue
-                interaction = outcome.interaction
+                interaction, dedup_key = outcome.interaction, outcome.dedup_key
                 problem = limit_problem(interaction)
                 if problem is not None:
                     reason = "invalid_time" if problem.startswith("timestamp_ms") else "id_limits"
                     self._dead_letter(key, value, reason, problem)
                     dead[reason] += 1
                     continue
-                # Encoded before the dedup memory is touched: either may raise (a lone
-                # surrogate in an id cannot be UTF-8), and the record is then a dead letter.
-                insert_id = interaction.insert_id.encode() if interaction.insert_id else None
+                # Encoded before the dedup memory is touched: encoding may raise, and the
+                # record is then a dead letter, not remembered as emitted.
                 record, record_key = encode(interaction), interaction.key.encode()
                 if len(record) + len(record_key) + RECORD_OVERHEAD_BYTES > max_bytes:
                     detail = f"interaction of {len(record)} bytes > {max_bytes}"
                     self._dead_letter(key, value, "record_too_large", detail)
                     dead["record_too_large"] += 1
                     continue
-                if insert_id is not None and seen(partition, insert_id, now_ms):
+                # (actor, insert id): two users' equal ids are not one
+                if dedup_key is not None and seen(partition, dedup_key, now_ms):
                     duplicates += 1
                     continue
                 produce(to.interactions, record, record_key)
@@ -141,11 +141,14 @@ class BatchProcessor:
                 self._unexpected(key, value, exc)
                 dead["unexpected_error"] += 1
                 continue
-            if insert_id is not None:
-                remember(partition, insert_id, now_ms)
-                entries.by_partition.setdefault(partition, []).append(insert_id)
+            if dedup_key is not None:
+                remember(partition, dedup_key, now_ms)
+                entries.by_partition.setdefault(partition, []).append(dedup_key)
+            untimed += outcome.untimed
             out[interaction.event_type] += 1
             observe_lag(max(0.0, now_ms / 1000 - interaction.timestamp_ms / 1000))
+        if untimed:
+            metrics.UNTIMED.inc(untimed)
         self._count(events_in, duplicates, out, filtered, dead)
         return entries
 

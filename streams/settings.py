@@ -23,6 +23,16 @@ class StreamsSettings(KafkaSettings):
     streams_data_dir: Path = Field(
         default=Path(".faust-data"), description="Faust's local state directory."
     )
+    streams_max_future_seconds: float = Field(
+        default=86400,
+        ge=0,
+        le=10 * 365 * 86400,
+        description=(
+            "How far ahead of the stage's clock an event's own time may be (device clocks run "
+            "fast); later events are dead-lettered as future_time rather than sent to "
+            "Personalize with a time that has not happened yet."
+        ),
+    )
     streams_dedup_window_seconds: float = Field(
         default=86400,
         gt=0,

@@ -1,7 +1,8 @@
 """From raw event bytes to a weighted interaction, a filtered type, or a dead letter.
 
 Pure and synchronous: the Faust agent calls it per event, and unit tests call it directly.
-Decoding is msgspec (streams/records.py), not pydantic: this runs once per raw event.
+Every event is read through `schemas.amplitude.normalize` (any shape Amplitude sends: HTTP API,
+Export/webhook default), which is msgspec, not pydantic: this runs once per raw event.
 """
 
 import hashlib
@@ -9,10 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
-from schemas import RuleSet
-from streams.records import InteractionRecord, RawEvent, raw_event_decoder
+from schemas import InvalidEvent, NormalizedEvent, RuleSet, normalize, scoped_id
+from streams.records import InteractionRecord
 
 IMPRESSION_PROPERTIES = ("impression", "item_ids")
 RECOMMENDATION_PROPERTIES = ("recommendation_id", "recommendationId")
@@ -24,6 +23,8 @@ MAX_RECOMMENDATION_ID_LENGTH = 40  # Personalize's limit on recommendationId.
 @dataclass(frozen=True, slots=True)
 class Weighed:
     interaction: InteractionRecord
+    dedup_key: bytes | None = None  # (actor, insert id): what `streams.dedup` remembers
+    untimed: bool = False  # the event had no time at all: the processing time was used
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,8 @@ class Filtered:
 class DeadLetter:
     """Unusable data: goes to the dead-letter topic with this reason, the bytes untouched."""
 
-    reason: str  # undecodable_json | schema_invalid | missing_item_id
+    # undecodable_json | schema_invalid | invalid_time | future_time | missing_item_id
+    reason: str
     detail: str
 
 
@@ -45,23 +47,24 @@ Outcome = Weighed | Filtered | DeadLetter
 
 
 class Weigher:
-    def __init__(self, rules: RuleSet, item_id_properties: list[str]) -> None:
+    def __init__(
+        self, rules: RuleSet, item_id_properties: list[str], max_future_seconds: float = 86400
+    ) -> None:
+        """`max_future_seconds`: how far ahead of the clock an event time may be (see schemas)."""
         self._rules = rules.by_name()
         self._item_id_properties = tuple(item_id_properties)
+        self._max_future_ms = int(max_future_seconds * 1000)
 
-    def weigh(self, raw: bytes) -> Outcome:
+    def weigh(self, raw: bytes, now_ms: int | None = None) -> Outcome:
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         try:
-            event = raw_event_decoder.decode(raw)
-        except msgspec.ValidationError as exc:  # a subclass of DecodeError: caught first
-            return DeadLetter("schema_invalid", str(exc))
-        except msgspec.DecodeError as exc:
-            return DeadLetter("undecodable_json", str(exc))
+            event = normalize(raw, now_ms, self._max_future_ms)
+        except InvalidEvent as exc:
+            return DeadLetter(exc.reason, exc.detail)
         except UnicodeDecodeError as exc:  # msgspec's error for invalid UTF-8 in a string
             return DeadLetter("undecodable_json", f"invalid UTF-8: {exc.reason}")
         except RecursionError:  # deeper than msgspec decodes
             return DeadLetter("undecodable_json", "nested too deeply")
-        if not event.user_id and not event.device_id:
-            return DeadLetter("schema_invalid", "event has neither user_id nor device_id")
         rule = self._rules.get(event.event_type)
         if rule is None:
             return Filtered(event.event_type)
@@ -71,7 +74,7 @@ class Weigher:
             return DeadLetter(
                 "missing_item_id", f"none of {list(self._item_id_properties)} in event_properties"
             )
-        timestamp_ms = event.time if event.time is not None else int(time.time() * 1000)
+        timestamp_ms = event.time_ms if event.time_ms is not None else now_ms
         session_id = _session_id(event, timestamp_ms)
         for name, value in (
             ("user_id", event.user_id),
@@ -81,11 +84,12 @@ class Weigher:
             if value is not None and len(value) > MAX_ID_LENGTH:
                 return DeadLetter("schema_invalid", f"{name}: longer than {MAX_ID_LENGTH}")
         recommendation_id = _first_id(props, RECOMMENDATION_PROPERTIES)
+        dedup_key = event.dedup_key
         return Weighed(
             InteractionRecord(
-                event_id=_event_id(event, raw),
-                user_id=event.user_id or None,
-                device_id=event.device_id or None,
+                event_id=scoped_id(dedup_key if dedup_key is not None else raw),
+                user_id=event.user_id,
+                device_id=event.device_id,
                 session_id=session_id,
                 item_id=item_id,
                 event_type=rule.event_type,
@@ -97,7 +101,9 @@ class Weigher:
                     recommendation_id[:MAX_RECOMMENDATION_ID_LENGTH] if recommendation_id else None
                 ),
                 insert_id=event.insert_id,
-            )
+            ),
+            dedup_key,
+            event.time_ms is None,
         )
 
 
@@ -120,20 +126,25 @@ def _impression(props: dict[str, Any]) -> list[str]:
     return []
 
 
-def _event_id(event: RawEvent, raw: bytes) -> str:
-    """Stable across re-deliveries: from insert_id, else Amplitude's uuid, else the bytes."""
-    basis = event.insert_id or event.uuid
-    digest = hashlib.blake2b(basis.encode() if basis else raw, digest_size=16)
-    return digest.hexdigest()
-
-
-def _session_id(event: RawEvent, timestamp_ms: int) -> str:
+def _session_id(event: NormalizedEvent, timestamp_ms: int) -> str:
     """Amplitude's session id; outside a session (-1 or none), one session per actor per UTC day.
 
+    An anonymous event's session id is namespaced by its device: Amplitude's session id is the
+    session's start in ms, so two devices that started a session in the same millisecond would
+    otherwise be one Personalize session (Personalize knows anonymous users only by sessionId).
     The fallback is derived from the event alone, so a re-delivered event lands in the same
     session and Personalize still groups an actor's sessionless events together.
     """
     if event.session_id is not None and event.session_id > 0:
-        return str(event.session_id)
+        if event.user_id:
+            return str(event.session_id)
+        return f"{_device_namespace(event.device_id or '')}:{event.session_id}"
     day = time.strftime("%Y%m%d", time.gmtime(timestamp_ms // 1000))
-    return f"{event.user_id or event.device_id}:{day}"
+    return f"{event.actor}:{day}"
+
+
+def _device_namespace(device_id: str) -> str:
+    """The device id, or its digest when the session id would pass Personalize's 256 chars."""
+    if len(device_id) <= MAX_ID_LENGTH - 21:  # ":" and a session id of up to 20 digits
+        return device_id
+    return hashlib.blake2b(device_id.encode(), digest_size=16).hexdigest()

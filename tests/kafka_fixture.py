@@ -1,49 +1,23 @@
 """The one place tests get a Kafka broker from, and the helpers to read topics and await data.
 
 Order: `KAFKA_BOOTSTRAP_SERVERS` when set; else testcontainers' Kafka when a Docker engine
-answers (checked in a second: machines without Docker must not wait); else embedded Tansu.
-
-Tansu differences worked around here (and only here):
-- consumer-group joins wait half the session timeout, so tests read topics by manual
-  assignment rather than by joining a group;
-- Debian's kcat links librdkafka 2.0.2, which cannot parse Tansu's ApiVersions v3 answer
-  ("Read underflow"); `kcat()` runs the same kcat binary on the librdkafka 2.16 that the
-  confluent-kafka wheel bundles;
-- Tansu 0.6.0 answers ListOffsets(latest) with the last record batch's base offset + 1, not
-  the partition's end: high watermarks (and so consumer lag) are only right when batches hold
-  one message. Tests that assert on watermarks produce one message a batch. (Faust's table
-  recovery reads to that end too: the stream stage writes its dedup changelog one record a
-  batch, STREAMS_CHANGELOG_RECORD_PER_BATCH, which is also right on Apache Kafka.)
-
-Tansu differences met in production code paths (handled there, because Kafka can do it too):
-- memory storage: a restarted broker has forgotten the idempotent producer's id, and the next
-  produce fails fatally with UNKNOWN_PRODUCER_ID; ingest replaces its producer on a fatal error
-  (tests/integration/test_ingest_resilience.py restarts a broker of its own);
-- OffsetCommit metadata is not kept (a commit reads back with its offset and empty metadata),
-  so the sink keeps delivered-but-uncommitted offsets on a topic of its own
-  (sinks/delivery_log.py); committing offsets of that topic, which the group does not
-  subscribe to, in the same OffsetCommit works, and OffsetFetch returns them;
-- a metadata request naming a topic that does not exist creates it (AdminClient
-  `list_topics(topic)` made a 4-partition topic): code that asks whether a topic exists uses
-  DescribeTopics (`pipeline.kafka.describe_topic`), which answers UNKNOWN_TOPIC_OR_PART.
+answers (checked in a second: machines without Docker must not wait); else the embedded
+Apache Kafka (pipeline.broker), the version that deployments run.
 """
 
 import asyncio
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import TypeVar
 
-import confluent_kafka
 import pytest
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from pipeline.broker import EmbeddedBroker
+from pipeline.broker import EmbeddedKafka
 from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
 
@@ -61,8 +35,9 @@ def _docker_answers() -> bool:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    """host:port of a real Kafka-protocol broker for the whole test session."""
+def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
+    """host:port of a real Apache Kafka for the whole test session."""
+    say = request.config.pluginmanager.get_plugin("terminalreporter")
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if configured:
         yield configured
@@ -72,7 +47,11 @@ def kafka_bootstrap() -> Iterator[str]:
         with KafkaContainer() as container:
             yield container.get_bootstrap_server()
     else:
-        with EmbeddedBroker() as broker:
+        with EmbeddedKafka() as broker:
+            if say is not None:
+                say.write_line(
+                    f"\nembedded Apache Kafka {broker.version} on {broker.bootstrap_servers}"
+                )
             yield broker.bootstrap_servers
 
 
@@ -196,17 +175,10 @@ def topic_reader(kafka_bootstrap: str) -> Iterator[Callable[[str], TopicReader]]
 
 
 def kcat(*args: str, timeout: float = 30.0) -> str:
-    """Run Debian's kcat (a real, independent Kafka client) and return its stdout."""
+    """Run Debian's kcat (a real, independent Kafka client, as a user has it) and return stdout."""
     binary = shutil.which("kcat")
     assert binary, "kcat is not installed (apt-get install kcat)"
-    libs = Path(confluent_kafka.__file__).parent.parent / "confluent_kafka.libs"
-    (bundled,) = libs.glob("librdkafka-*.so.1")
-    with tempfile.TemporaryDirectory() as shim:
-        Path(shim, "librdkafka.so.1").symlink_to(bundled)
-        env = {**os.environ, "LD_LIBRARY_PATH": f"{shim}:{libs}"}
-        result = subprocess.run(
-            [binary, *args], capture_output=True, check=False, timeout=timeout, env=env
-        )
+    result = subprocess.run([binary, *args], capture_output=True, check=False, timeout=timeout)
     if result.returncode != 0:
         raise AssertionError(f"kcat {' '.join(args)} failed: {result.stderr.decode()[-1000:]}")
     return result.stdout.decode()

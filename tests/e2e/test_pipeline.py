@@ -129,8 +129,11 @@ def test_recommendations_react_to_events_just_posted(stack: LocalStack) -> None:
         return [item["item_id"] for item in body["items"]]
 
     attempts: list[str] = []
-    items = wait_for(lambda: fresh_item in (got := recommended()) and got, what="fresh item")
-    assert f"seen-{RUN}" not in items  # what the reader already interacted with is not offered
+    both = {fresh_item, f"seen-{RUN}"}
+    items = wait_for(lambda: both <= set(got := recommended()) and got, what="both items")
+    # The plan's solution weighs a donation (1.0) over a click (0.33), whatever eventValue says;
+    # as in Personalize, what the reader already clicked can come back (no filter excludes it).
+    assert items.index(fresh_item) < items.index(f"seen-{RUN}")
 
 
 def test_history_files_hold_the_interactions(stack: LocalStack) -> None:
@@ -176,6 +179,9 @@ def test_every_rule_reaches_personalize_as_its_mapped_event_type(stack: LocalSta
             rule.personalize_event_type,
             rule.weight,
         )
-    assert [got[f"item-{n}"]["impression"] for n in impressions] == [["shown-1", "shown-2"]] * 2
+    assert impressions  # initial_impression
+    assert [got[f"item-{n}"]["impression"] for n in impressions] == [["shown-1", "shown-2"]] * len(
+        impressions
+    )
     assert {e["eventType"] for e in got.values()} == {r.personalize_event_type for r in rules}
     assert len({e["eventType"] for e in got.values()}) <= 10

@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ingest import IngestSettings, create_app
-from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.broker import EmbeddedKafka, free_port
 from pipeline.kafka import ensure_topics
 from tests.kafka_fixture import TopicReader, own_topics, topic_env, wait_for, wait_for_async
 from tests.service_process import ServiceProcess
@@ -25,8 +25,8 @@ URL = "/webhooks/amplitude"
 
 
 @pytest.fixture
-def broker() -> Iterator[EmbeddedBroker]:
-    broker = EmbeddedBroker(port=free_port()).start()
+def broker() -> Iterator[EmbeddedKafka]:
+    broker = EmbeddedKafka().start()
     yield broker
     broker.stop()
 
@@ -43,7 +43,7 @@ def insert_ids(reader: TopicReader) -> set[str]:
 
 
 async def test_broker_down_gives_503_and_not_ready_then_recovers_with_nothing_lost(
-    broker: EmbeddedBroker,
+    broker: EmbeddedKafka,
 ) -> None:
     kafka = own_topics(broker.bootstrap_servers)
     settings = IngestSettings(
@@ -55,7 +55,7 @@ async def test_broker_down_gives_503_and_not_ready_then_recovers_with_nothing_lo
     async with TestClient(TestServer(create_app(settings))) as client:
         assert (await client.post(URL, json=batch("warm", 3), headers=AUTH)).status == 200
 
-        broker.stop()
+        broker.stop_node(1)
         events = batch("outage", 50)
         refused = await client.post(URL, json={"events": events}, headers=AUTH)
         assert refused.status == 503
@@ -65,7 +65,7 @@ async def test_broker_down_gives_503_and_not_ready_then_recovers_with_nothing_lo
         assert 'ingest_requests_total{status="503"}' in await (await client.get("/metrics")).text()
 
         # Same port; memory storage lost the topics, so create them again (as `make run` does).
-        broker.start()
+        broker.start_node(1)
         ensure_topics(kafka)
 
         async def ready() -> bool:
@@ -94,7 +94,7 @@ async def test_broker_down_gives_503_and_not_ready_then_recovers_with_nothing_lo
 
 
 async def test_sigterm_finishes_in_flight_requests_then_flushes(
-    broker: EmbeddedBroker, tmp_path: Path
+    broker: EmbeddedKafka, tmp_path: Path
 ) -> None:
     kafka = own_topics(broker.bootstrap_servers)
     port = free_port()
@@ -111,15 +111,14 @@ async def test_sigterm_finishes_in_flight_requests_then_flushes(
         tmp_path / "ingest.log",
     ).start()
     base = f"http://127.0.0.1:{port}"
-    tansu = broker._process  # the broker process itself: paused to hold requests in flight
-    assert tansu is not None
+    kafka_pid = broker.pid()  # the broker process itself: paused to hold requests in flight
     paused = False
     try:
         async with aiohttp.ClientSession(base) as session:
             async with session.post(URL, json=batch("warm", 2), headers=AUTH) as warm:
                 assert warm.status == 200
 
-            os.kill(tansu.pid, signal.SIGSTOP)
+            os.kill(kafka_pid, signal.SIGSTOP)
             paused = True
 
             async def post(n: int) -> int:
@@ -150,13 +149,13 @@ async def test_sigterm_finishes_in_flight_requests_then_flushes(
             await wait_for_async(refusing, 30, "ingest to stop accepting connections")
             assert not any(task.done() for task in held)
 
-            os.kill(tansu.pid, signal.SIGCONT)
+            os.kill(kafka_pid, signal.SIGCONT)
             paused = False
             assert await asyncio.gather(*held) == [200] * 5
         assert await asyncio.to_thread(service.process.wait, 60) == 0
     finally:
         if paused:
-            os.kill(tansu.pid, signal.SIGCONT)
+            os.kill(kafka_pid, signal.SIGCONT)
         service.stop()
 
     reader = TopicReader(broker.bootstrap_servers, kafka.raw_topic)

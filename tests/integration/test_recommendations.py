@@ -73,7 +73,9 @@ async def test_recommendations_come_from_personalize_then_the_cache(
 
     status, body = await get(client, "/recommendations/alice?num_results=5")
     assert status == 200
-    assert [item["item_id"] for item in body["items"]] == ["i3"]  # popular, not yet seen
+    # No solution at the emulator: every event counts the same (eventValue is not a weight), and
+    # as in Personalize what alice already interacted with can come back (filters exclude it).
+    assert [item["item_id"] for item in body["items"]] == ["i1", "i2", "i3"]
     assert body["recommendation_id"].startswith("RID-") and body["cached"] is False
     status, again = await get(client, "/recommendations/alice?num_results=5")
     assert (status, again["cached"], again["recommendation_id"]) == (
@@ -84,7 +86,7 @@ async def test_recommendations_come_from_personalize_then_the_cache(
 
     status, similar = await get(client, "/similar-items/i1")
     assert status == 200
-    assert [item["item_id"] for item in similar["items"]] == ["i3", "i2"]
+    assert [item["item_id"] for item in similar["items"]] == ["i2", "i3"]  # one user each
 
 
 async def test_strong_interaction_invalidates_only_its_user(

@@ -1,30 +1,10 @@
-"""Reading Export API files and mapping their field names onto the live ones."""
+"""Reading Export API files, one raw line at a time (schemas/amplitude.py maps their fields)."""
 
 import gzip
 from pathlib import Path
 
-from backfill.export_event import normalize, parse_event_time
 from backfill.export_files import read_lines
 from tests.export_files import export_row, ndjson, write_export_zip
-
-
-def test_export_rows_get_live_field_names() -> None:
-    event = normalize(export_row("u1", 5))
-    assert event["insert_id"] == "u1-hist-5"
-    assert event["time"] == 1689999965000  # 2023-07-22 04:26:05 UTC
-    assert event["$insert_id"] == "u1-hist-5"  # everything else passes through
-
-
-def test_live_fields_win_over_export_fields() -> None:
-    event = normalize({"insert_id": "live", "$insert_id": "exp", "time": 7, "event_time": "x"})
-    assert (event["insert_id"], event["time"]) == ("live", 7)
-
-
-def test_event_time_formats() -> None:
-    assert parse_event_time("2023-07-22 04:26:05.123000") == 1689999965123
-    assert parse_event_time("2023-07-22 04:26:05") == 1689999965000
-    assert parse_event_time("2023-07-22T04:26:05.123Z") == 1689999965123
-    assert parse_event_time("yesterday") is None
 
 
 def test_zip_of_gzipped_ndjson(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import yaml
 from backfill import BackfillSettings
 from emulator import EmulatorSettings
 from ingest import IngestSettings
+from personalize import PersonalizeSetupSettings
 from recommendations import RecommendationsSettings
 from sinks import SinkSettings
 from sinks.history_settings import HistorySettings
@@ -31,6 +32,7 @@ def known_variables() -> set[str]:
         RecommendationsSettings,
         HistorySettings,
         BackfillSettings,
+        PersonalizeSetupSettings,
     ):
         names |= {name.upper() for name in settings.model_fields}
     return names | LIBRARY_VARIABLES

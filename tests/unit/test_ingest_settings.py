@@ -68,3 +68,12 @@ def test_cli_refuses_with_the_reason_and_without_echoing_secrets(
         main(["ingest"])
     assert "INGEST_HMAC_SECRET is set but empty" in str(stopped.value.code)
     assert "hunter2" not in str(stopped.value.code)
+
+
+def test_api_keys_are_a_credential_and_empty_means_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AMPLITUDE_WEBHOOK_SECRET", "INGEST_HMAC_SECRET", "INGEST_API_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = IngestSettings(ingest_api_keys=" k1, ,k2 ")
+    assert settings.authenticated and settings.api_keys == [b"k1", b"k2"]
+    with pytest.raises(ValueError, match="AMPLITUDE_WEBHOOK_SECRET is not set"):
+        IngestSettings(ingest_api_keys="")  # compose's default: no keys, so no credential

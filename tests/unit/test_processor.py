@@ -101,8 +101,10 @@ def test_a_batch_is_sorted_into_outputs_and_counters(
     assert len({r["key"] for r in changelog}) == 2  # unique keys: never compacted away
     recovered = SeenInsertIds(86400)
     assert recovered.load([(r["key"], r["value"]) for r in changelog], entries.now_ms) == 3
-    assert recovered.seen(2, b"a", entries.now_ms) and recovered.seen(2, b"d", entries.now_ms)
-    assert recovered.seen(0, b"c", entries.now_ms) and not recovered.seen(2, b"c", entries.now_ms)
+    # The keys are (actor, insert id): "u" + the user id's length + ":" + user id + insert id.
+    now = entries.now_ms
+    assert recovered.seen(2, b"u2:u1a", now) and recovered.seen(2, b"u2:u1d", now)
+    assert recovered.seen(0, b"u2:u2c", now) and not recovered.seen(2, b"u2:u2c", now)
     (dead,) = output.on("dlq")
     assert dead["value"] == b"{not json" and dead["key"] == b"u1"
     assert dict(dead["headers"])["dead_letter_reason"] == b"undecodable_json"
@@ -145,7 +147,6 @@ def reasons(output: FakeOutput) -> list[str]:
         + b"9" * 400
         + b',"event_properties":{"item_id":"i"}}',
         raw(time=253402300800000),  # 10000-01-01, in ms
-        raw(time=1700000000000000),  # microseconds
         raw(time=-(10**15)),
     ],
 )
@@ -163,10 +164,10 @@ def test_an_exception_in_any_step_dead_letters_only_that_record(
 ) -> None:
     weigh = processor._weigher.weigh
 
-    def flaky(value: bytes) -> Any:
+    def flaky(value: bytes, now_ms: int | None = None) -> Any:
         if b"boom" in value:
             raise ZeroDivisionError("the weigher broke")
-        return weigh(value)
+        return weigh(value, now_ms)
 
     monkeypatch.setattr(processor._weigher, "weigh", flaky)
     before = sample("streams_unexpected_errors_total", error="ZeroDivisionError")
@@ -259,3 +260,27 @@ def test_invalid_utf8_and_deep_nesting_are_undecodable_json(
     headers = dict(dead["headers"])
     assert headers["dead_letter_reason"] == b"undecodable_json"
     assert detail in headers["dead_letter_detail"]
+
+
+def test_equal_insert_ids_of_two_users_are_two_interactions(
+    processor: BatchProcessor, output: FakeOutput
+) -> None:
+    processor.process(
+        [
+            (0, b"alice", event("click", "same", user="alice")),
+            (1, b"bob", event("click", "same", user="bob")),
+            (0, b"alice", event("click", "same", user="alice")),  # alice's retry
+        ]
+    )
+    out = [orjson.loads(r["value"]) for r in output.on("out")]
+    assert [o["user_id"] for o in out] == ["alice", "bob"]
+    assert out[0]["event_id"] != out[1]["event_id"]  # Personalize's eventId: scoped the same way
+
+
+def test_events_without_a_time_are_counted(processor: BatchProcessor) -> None:
+    before = sample("streams_events_without_time_total")
+    timeless = orjson.dumps(
+        {"event_type": "click", "user_id": "u", "event_properties": {"item_id": "i"}}
+    )
+    processor.process([(0, b"u", timeless), (0, b"u", event("click", "t1"))])
+    assert sample("streams_events_without_time_total") - before == 1

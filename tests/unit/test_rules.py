@@ -39,9 +39,11 @@ def test_aliases_map_to_canonical_types() -> None:
 
 
 def test_impressions_are_marked() -> None:
+    """A possible view is exposure; a confirmed view (scrolled to) trains as a view."""
     table = load_rules().by_name()
     assert table["initial_impression"].kind == "impression"
-    assert table["scroll_impression"].kind == "impression"
+    assert table["scroll_impression"].kind == "interaction"
+    assert table["scroll_impression"].personalize_event_type == "view"
     assert table["click"].kind == "interaction"
 
 
@@ -96,3 +98,59 @@ def test_non_numeric_weights_are_refused(tmp_path: Path) -> None:
 def test_unreadable_file_says_which(tmp_path: Path) -> None:
     with pytest.raises(RulesError, match="cannot read rules file"):
         load_rules(tmp_path / "missing.toml")
+
+
+def test_eleventh_type_is_named_in_the_refusal(tmp_path: Path) -> None:
+    body = "".join(_rule(f"e{i}", f"type{i}") for i in range(10)) + _rule("extra", "eleventh")
+    with pytest.raises(RulesError, match="eleventh"):
+        load_rules(_write(tmp_path, body))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ('training_event_types = ["good", "bad"]', "'bad' is a negative event type"),
+        ('training_event_types = ["good", "seen"]', "'seen' is an impression event type"),
+        ("weights = { good = 1.5 }", "'good' = 1.5 is outside \\[0, 1\\]"),
+        ("weights = { good = -0.1 }", "outside \\[0, 1\\]"),
+        ("weights = { bad = 0.5 }", "'bad' is not a training event type"),
+        ('negative_filter_event_types = ["nope"]', "'nope' is produced by no rule"),
+        ('negative_filter_event_types = ["good"]', "'good' is not a negative event type"),
+        ('exclude_engaged_event_types = ["nope"]', "'nope' is produced by no rule"),
+    ],
+)
+def test_plans_personalize_would_refuse_are_refused(
+    tmp_path: Path, options: str, message: str
+) -> None:
+    body = (
+        _rule("upvote", "good", "2.0")
+        + _rule("flag", "bad", "-1.0")
+        + _rule("shown", "seen", "0.3", extra='kind = "impression"')
+        + f"[personalize]\n{options}\n"
+    )
+    with pytest.raises(RulesError, match=message):
+        load_rules(_write(tmp_path, body))
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (_rule("up", "vote", "1.0") + _rule("down", "vote", "-1.0"), "'vote' mixes up"),
+        (
+            _rule("view", "view", "0.5")
+            + _rule("shown", "view", "0.3", extra='kind = "impression"'),
+            "'view' mixes view \\(interaction\\), shown \\(impression\\)",
+        ),
+        (_rule("meh", "meh", "0.0"), "weight 0 carries no signal"),
+    ],
+)
+def test_a_type_holds_one_sort_of_rule(tmp_path: Path, rules: str, message: str) -> None:
+    with pytest.raises(RulesError, match=message):
+        load_rules(_write(tmp_path, rules))
+
+
+def test_default_roles() -> None:
+    rules = load_rules()
+    assert rules.training_event_types == ["donate", "endorse", "engage", "click", "view"]
+    assert rules.negative_event_types == {"negative", "flag"}
+    assert rules.impression_event_types == {"impression"}
