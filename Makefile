@@ -14,14 +14,23 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The Compose Specification's JSON schema, for tests/unit/test_compose.py: the newest copy on
+# PyPI is the one docker-compose 1.29.2 ships (2021); only the schema is taken, nothing installed.
+COMPOSE_SCHEMA := $(VENV)/compose-spec.json
+$(COMPOSE_SCHEMA): $(STAMP)
+	$(BIN)/pip download --quiet --no-deps --dest $(VENV)/wheels docker-compose==1.29.2
+	$(BIN)/python -c "import sys, zipfile; \
+	open(sys.argv[2], 'wb').write(zipfile.ZipFile(sys.argv[1]).read('compose/config/compose_spec.json'))" \
+	  $(VENV)/wheels/docker_compose-1.29.2-py2.py3-none-any.whl $@
+
+install: $(STAMP) $(COMPOSE_SCHEMA)
 
 ## The whole pipeline on the embedded broker and the Personalize emulator, in the foreground.
 run: $(STAMP)
 	$(BIN)/pipeline dev
 
 ## Lint, then every test (unit, integration on a real broker, end to end).
-test: $(STAMP) system-deps lint
+test: $(STAMP) $(COMPOSE_SCHEMA) system-deps lint
 	$(BIN)/python -m pytest
 
 ## kcat and prometheus from Debian (installed when missing and run as root).

@@ -5,6 +5,8 @@ Each service runs as its own process, exactly as deployed, configured only by en
 Before the other services start, the Personalize plan is applied to the emulator (as
 `pipeline personalize apply` would to AWS), so its solution weights rank and its
 negative-feedback filter is the recommendations API's default filter.
+On a cluster it did not start (`KAFKA_BOOTSTRAP_SERVERS`) every topic and consumer group it
+uses is its own, so a local or test run never reads production's events nor commits its offsets.
 """
 
 import os
@@ -15,6 +17,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +27,9 @@ from personalize.apply import ApplyReport, apply_plan
 from pipeline.broker import EmbeddedKafka, free_port
 from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
+from sinks.history_settings import HistorySettings
+from sinks.settings import SinkSettings
+from streams.settings import StreamsSettings
 
 DEV_SECRET = "dev-secret-change-me"
 DEV_API_KEY = "dev-api-key-change-me"  # for Amplitude's SDKs: the api_key of an HTTP V2 body
@@ -47,6 +53,27 @@ class Ports:
         return cls(*(free_port() for _ in range(6)))
 
 
+def run_names(suffix: str) -> dict[str, str]:
+    """Every topic and consumer-group setting of the services, as `<default>.<suffix>`: names
+    no deployment uses. Explicit, so no name the user exported (a production one) leaks in."""
+    defaults = {
+        "RAW_TOPIC": KafkaSettings.model_fields["raw_topic"].default,
+        "INTERACTIONS_TOPIC": KafkaSettings.model_fields["interactions_topic"].default,
+        "RAW_DEAD_LETTER_TOPIC": KafkaSettings.model_fields["raw_dead_letter_topic"].default,
+        "INTERACTIONS_DEAD_LETTER_TOPIC": KafkaSettings.model_fields[
+            "interactions_dead_letter_topic"
+        ].default,
+        "STREAMS_APP_ID": StreamsSettings.model_fields["streams_app_id"].default,  # + changelog
+        "SINK_GROUP_ID": SinkSettings.model_fields["sink_group_id"].default,
+        "HISTORY_GROUP_ID": HistorySettings.model_fields["history_group_id"].default,
+    }
+    names = {variable: f"{name}.{suffix}" for variable, name in defaults.items()}
+    names["SINK_DELIVERY_LOG_TOPIC"] = (
+        f"{names['INTERACTIONS_TOPIC']}.{names['SINK_GROUP_ID']}.delivered"
+    )
+    return names
+
+
 @dataclass
 class LocalStack:
     """Start the services as child processes against `bootstrap` (or an embedded broker)."""
@@ -60,6 +87,8 @@ class LocalStack:
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _data_dir: tempfile.TemporaryDirectory[str] | None = None
     _personalize: ApplyReport | None = None
+    # Topic and group names of this run; empty on the embedded broker (nobody else's there).
+    names: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         assert self.bootstrap is not None
@@ -101,16 +130,26 @@ class LocalStack:
             "HISTORY_TARGET": os.environ.get("HISTORY_TARGET", f"file://{self.history_dir}"),
             "HISTORY_ROLL_SECONDS": os.environ.get("HISTORY_ROLL_SECONDS", "10"),
             "HISTORY_STATUS_PORT": str(self.ports.history_status),
+            **self.names,
         }
         env.update(self.extra_env)
         return env
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        """The run's broker and topic names, as its services see them."""
+        assert self.bootstrap is not None
+        topics = {name.lower(): value for name, value in self.names.items() if name in _TOPIC_NAMES}
+        return KafkaSettings(kafka_bootstrap_servers=self.bootstrap, **topics)
 
     def start(self, timeout: float = 60.0) -> "LocalStack":
         self._data_dir = tempfile.TemporaryDirectory(prefix="pipeline-dev-")
         if self.bootstrap is None:
             self._broker = EmbeddedKafka().start()
             self.bootstrap = self._broker.bootstrap_servers
-        ensure_topics(KafkaSettings(kafka_bootstrap_servers=self.bootstrap))
+        else:  # someone else's cluster, perhaps production's: use names of this run's own
+            self.names = run_names(f"dev-{uuid.uuid4().hex[:8]}")
+        ensure_topics(self.kafka)
         self._spawn("emulator", self.env())
         self.wait_ready(timeout, only=("emulator",))
         self._personalize = self._set_up_personalize(self.env())
@@ -198,6 +237,14 @@ class LocalStack:
             self._data_dir.cleanup()
 
 
+_TOPIC_NAMES = {
+    "RAW_TOPIC",
+    "INTERACTIONS_TOPIC",
+    "RAW_DEAD_LETTER_TOPIC",
+    "INTERACTIONS_DEAD_LETTER_TOPIC",
+}
+
+
 def answers_ok(url: str) -> bool:
     """True when `url` answers 200 within a second (a service's probe)."""
     try:
@@ -221,11 +268,14 @@ def main() -> None:
         api_key = env["INGEST_API_KEYS"]
         shown_key = api_key if api_key == DEV_API_KEY else "<one of your INGEST_API_KEYS>"
         emu = f"http://127.0.0.1:{stack.ports.emulator}"
+        own = ""
+        if stack.names:
+            own = f"  own topics         {', '.join(stack.kafka.all_topics)}\n"
         print(
             f"""
 pipeline running (Ctrl-C stops everything)
   kafka              {stack.bootstrap}{"  (embedded Tansu, memory only)" if stack._broker else ""}
-  ingest webhook     http://127.0.0.1:{stack.ports.ingest}/webhooks/amplitude
+{own}  ingest webhook     http://127.0.0.1:{stack.ports.ingest}/webhooks/amplitude
                      Authorization: Bearer {shown}
                      Amplitude SDKs: server_url=<that URL>, api_key {shown_key}
   ingest metrics     http://127.0.0.1:{stack.ports.ingest}/metrics

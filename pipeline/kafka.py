@@ -1,7 +1,7 @@
 """confluent-kafka client configurations and topic creation, in one place."""
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic, TopicDescription
@@ -26,13 +26,22 @@ def producer_config(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]
     return config
 
 
-def consumer_config(settings: KafkaSettings, group_id: str, **overrides: Any) -> dict[str, Any]:
-    """A consumer that commits only when told to: offsets follow delivery, never precede it."""
+OffsetReset = Literal["earliest", "latest"]
+
+
+def consumer_config(
+    settings: KafkaSettings, group_id: str, *, offset_reset: OffsetReset, **overrides: Any
+) -> dict[str, Any]:
+    """A consumer that commits only when told to: offsets follow delivery, never precede it.
+
+    `offset_reset` is where a group starts with no committed offset (a new group, or one whose
+    offsets expired) or with one below the retained log: each consumer chooses it on purpose
+    (docs/kafka.md)."""
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
         "group.id": group_id,
         "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
+        "auto.offset.reset": offset_reset,
         "session.timeout.ms": settings.kafka_session_timeout_ms,
         "heartbeat.interval.ms": max(500, settings.kafka_session_timeout_ms // 6),
         **settings.client_overrides(),
@@ -75,9 +84,10 @@ def describe_topic(
 
 
 def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> None:
-    """Create every pipeline topic that does not exist yet (existing ones are left alone)."""
+    """Create every pipeline topic that does not exist yet, with its replication, min.insync
+    and retention settings (existing ones are left alone: change them with kafka-configs)."""
     new = [
-        NewTopic(name, settings.topic_partitions, settings.topic_replication_factor)
-        for name in settings.all_topics
+        NewTopic(name, settings.topic_partitions, settings.topic_replication_factor, config=config)
+        for name, config in settings.topic_configs().items()
     ]
     create_topics(admin_client(settings), new, timeout)

@@ -6,7 +6,7 @@ and each service reads its environment once, at start-up.
 
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,7 +53,59 @@ class KafkaSettings(BaseSettings):
         ),
     )
     topic_partitions: int = Field(default=6, ge=1, description="Partitions of created topics.")
-    topic_replication_factor: int = Field(default=1, ge=1)
+    topic_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Replicas of every topic the pipeline creates. 1 suits one broker (make run, the "
+            "compose file); on a production cluster use 3, so a broker can fail."
+        ),
+    )
+    topic_min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "min.insync.replicas of the created topics: with acks=all a write succeeds only "
+            "once this many replicas hold it (ingest answers 503 below it). At most the "
+            "replication factor; 2 with a replication factor of 3. Unset: the cluster's own "
+            "min.insync.replicas, so a cluster set to 2 is never weakened by a default here."
+        ),
+    )
+    raw_topic_retention_hours: float = Field(
+        default=168,
+        gt=0,
+        description=(
+            "How long the raw topic keeps events: how long the stream stage may be down or "
+            "broken before unread events are lost (a week)."
+        ),
+    )
+    interactions_topic_retention_hours: float = Field(
+        default=168,
+        gt=0,
+        description=(
+            "How long the interactions topic keeps interactions: how long the sinks may be "
+            "down (a Personalize outage, bad credentials) before undelivered ones are lost."
+        ),
+    )
+    dead_letter_topic_retention_hours: float = Field(
+        default=720,
+        gt=0,
+        description=(
+            "How long both dead-letter topics keep records: long enough for a person to find "
+            "the cause, ship a fix and replay them (30 days; see docs/kafka.md)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _min_insync_replicas_within_replication(self) -> "KafkaSettings":
+        minimum = self.topic_min_insync_replicas
+        if minimum is not None and minimum > self.topic_replication_factor:
+            raise ValueError(
+                f"TOPIC_MIN_INSYNC_REPLICAS ({self.topic_min_insync_replicas}) is above "
+                f"TOPIC_REPLICATION_FACTOR ({self.topic_replication_factor}): every acks=all "
+                "write would fail"
+            )
+        return self
 
     def client_overrides(self) -> dict[str, Any]:
         import orjson
@@ -62,6 +114,29 @@ class KafkaSettings(BaseSettings):
         if not isinstance(extra, dict):
             raise ValueError("KAFKA_CLIENT_CONFIG must be a JSON object")
         return extra
+
+    def topic_configs(self) -> dict[str, dict[str, str]]:
+        """Each pipeline topic's configuration, applied when it is created."""
+        hour_ms = 3600 * 1000
+        retention = {
+            self.raw_topic: self.raw_topic_retention_hours,
+            self.interactions_topic: self.interactions_topic_retention_hours,
+            self.raw_dead_letter_topic: self.dead_letter_topic_retention_hours,
+            self.interactions_dead_letter_topic: self.dead_letter_topic_retention_hours,
+        }
+        return {
+            topic: {
+                "cleanup.policy": "delete",
+                "retention.ms": str(int(hours * hour_ms)),
+                **self.min_insync_replicas_config(),
+            }
+            for topic, hours in retention.items()
+        }
+
+    def min_insync_replicas_config(self) -> dict[str, str]:
+        """The topic config for TOPIC_MIN_INSYNC_REPLICAS; empty (the cluster's) when unset."""
+        minimum = self.topic_min_insync_replicas
+        return {} if minimum is None else {"min.insync.replicas": str(minimum)}
 
     @property
     def all_topics(self) -> list[str]:

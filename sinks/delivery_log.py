@@ -141,7 +141,10 @@ class DeliveryLog:
             )
         wanted = len(source.partitions)
         new = NewTopic(
-            self.topic, wanted, self._settings.topic_replication_factor, config=TOPIC_CONFIG
+            self.topic,
+            wanted,
+            self._settings.topic_replication_factor,
+            config={**TOPIC_CONFIG, **self._settings.min_insync_replicas_config()},
         )
         create_topics(admin, [new], timeout)
         existing = describe_topic(admin, self.topic, timeout)
@@ -268,7 +271,12 @@ class DeliveryLog:
         log offset of the first record that listed any."""
         first: dict[int, int] = {}
         reader = Consumer(
-            consumer_config(self._settings, f"{self._settings.sink_group_id}.log-reader")
+            consumer_config(
+                self._settings,
+                f"{self._settings.sink_group_id}.log-reader",
+                # Assigned at explicit offsets; one retention already deleted reads what is left.
+                offset_reset="earliest",
+            )
         )
         try:
             reader.assign([TopicPartition(self.topic, p, starts[p]) for p in ends])

@@ -28,7 +28,11 @@ class HistorySink:
     def __init__(self, settings: HistorySettings, store: Store | None = None) -> None:
         self._settings = settings
         self._store = store or open_store(settings)
-        self._consumer = Consumer(consumer_config(settings, settings.history_group_id))
+        # A group without a valid offset writes everything still kept: the history is for
+        # training, and a gap in it is worse than a file that overlaps an earlier one.
+        self._consumer = Consumer(
+            consumer_config(settings, settings.history_group_id, offset_reset="earliest")
+        )
         self._files = HistoryFiles(
             settings.interactions_topic,
             settings.history_roll_bytes,

@@ -81,7 +81,14 @@ class PersonalizeSink:
         self._turn = min(_LONGEST_TURN_SECONDS, max(_SHORTEST_TURN_SECONDS, turn))
         self._results: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self._consumer = Consumer(
-            consumer_config(settings, settings.sink_group_id, on_commit=self._on_commit)
+            consumer_config(
+                settings,
+                settings.sink_group_id,
+                # A group without a valid offset (new, expired, or behind retention) delivers
+                # everything still kept rather than skip it: Personalize drops repeated eventIds.
+                offset_reset="earliest",
+                on_commit=self._on_commit,
+            )
         )
         self._producer = Producer(producer_config(settings))  # dead letters, delivery log
         self._log = DeliveryLog(settings, self._producer, write=not settings.sink_dry_run)

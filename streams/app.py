@@ -41,6 +41,9 @@ def create_app(settings: StreamsSettings) -> faust.App:
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap_servers.split(",")],
         processing_guarantee="at_least_once",
         producer_acks=-1,
+        # A group without a valid offset (new, expired, or behind the raw topic's retention)
+        # weighs everything still kept rather than skip it; re-deliveries within the dedup
+        # window are dropped by insert id.
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=session_timeout,
         broker_heartbeat_interval=max(0.5, session_timeout / 6),
@@ -65,7 +68,11 @@ def create_app(settings: StreamsSettings) -> faust.App:
         value_type=bytes,
         partitions=settings.topic_partitions,  # co-partitioned with the raw topic
         # The log forgets what the window forgets: deleted after the window.
-        extra_topic_configs={"cleanup.policy": "delete", "retention.ms": window_ms},
+        extra_topic_configs={
+            "cleanup.policy": "delete",
+            "retention.ms": window_ms,
+            **settings.min_insync_replicas_config(),
+        },
     )
     seen = SeenInsertIds(settings.streams_dedup_window_seconds)
 

@@ -11,7 +11,7 @@ import orjson
 
 from pipeline.devstack import LocalStack
 from tests.export_files import export_row, ndjson, write_export_zip
-from tests.kafka_fixture import TopicReader, wait_for
+from tests.kafka_fixture import TopicReader, topic_env, wait_for
 from tests.service_process import scraped
 
 
@@ -24,7 +24,7 @@ def streams_duplicates(stack: LocalStack) -> float:
 def backfill(stack: LocalStack, path: Path) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "backfill", str(path), "--rate", "5000"],
-        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": str(stack.bootstrap)},
+        env={**os.environ, **topic_env(stack.kafka)},
         capture_output=True,
         check=True,
         timeout=60,
@@ -37,7 +37,7 @@ def test_backfill_twice_gives_each_interaction_once(stack: LocalStack, tmp_path:
     rows = [export_row(user, n) for n in range(12)]
     path = write_export_zip(tmp_path / "export.zip", [ndjson(rows[:6]), ndjson(rows[6:])])
     assert stack.bootstrap is not None
-    reader = TopicReader(stack.bootstrap, "interactions.weighted")
+    reader = TopicReader(stack.bootstrap, stack.kafka.interactions_topic)
     try:
 
         def ours() -> list[dict[str, Any]]:

@@ -92,7 +92,7 @@ def test_other_teams_read_the_interactions_topic_with_kcat(stack: LocalStack) ->
             "-b",
             str(stack.bootstrap),
             "-t",
-            "interactions.weighted",
+            stack.kafka.interactions_topic,
             "-o",
             "beginning",
             "-e",
