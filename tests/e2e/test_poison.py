@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from pipeline.devstack import DEV_SECRET, LocalStack
+from pipeline.settings import KafkaSettings
 from tests.e2e.test_pipeline import put_events
 from tests.kafka_fixture import TopicReader, wait_for
 
@@ -112,7 +113,8 @@ def test_poison_events_neither_stop_a_stage_nor_hide(stack: LocalStack) -> None:
         what="the 1,000 valid events at the emulator",
     )
     accepted_poison = [name for name in POISON if name not in answers]
-    reader = TopicReader(stack.bootstrap or "", "amplitude.raw.dead-letter")
+    default = KafkaSettings.model_fields["raw_dead_letter_topic"].default
+    reader = TopicReader(stack.bootstrap or "", stack.names.get("RAW_DEAD_LETTER_TOPIC", default))
     try:
 
         def dead_letters() -> dict[str, str]:
