@@ -3,8 +3,11 @@
 import argparse
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
+
+T = TypeVar("T")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         from streams import StreamsSettings
         from streams.app import run as run_streams
 
-        streams_settings = StreamsSettings()
+        streams_settings = _load(StreamsSettings, "streams")
         configure_logging("streams", streams_settings.log_level)
         sys.argv = [sys.argv[0]]  # Faust's Worker parses the command line itself
         run_streams(streams_settings)
@@ -68,21 +71,21 @@ def main(argv: list[str] | None = None) -> None:
         from sinks import SinkSettings
         from sinks.runner import run as run_sink
 
-        sink_settings = SinkSettings()
+        sink_settings = _load(SinkSettings, "sink")
         configure_logging("sink", sink_settings.log_level)
         run_sink(sink_settings)
     elif args.command == "recommendations":
         from recommendations import RecommendationsSettings
         from recommendations import run as run_recommendations
 
-        recommendations_settings = RecommendationsSettings()
+        recommendations_settings = _load(RecommendationsSettings, "recommendations")
         configure_logging("recommendations", recommendations_settings.log_level)
         run_recommendations(recommendations_settings)
     elif args.command == "history":
         from sinks.history_runner import run as run_history
         from sinks.history_settings import HistorySettings
 
-        history_settings = HistorySettings()
+        history_settings = _load(HistorySettings, "history")
         configure_logging("history", history_settings.log_level)
         run_history(history_settings)
     elif args.command == "import-job":
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "backfill":
         from backfill import BackfillSettings, run_backfill
 
-        backfill_settings = BackfillSettings()
+        backfill_settings = _load(BackfillSettings, "backfill")
         if args.rate:
             backfill_settings = backfill_settings.model_copy(update={"backfill_rate": args.rate})
         configure_logging("backfill", backfill_settings.log_level)
@@ -126,6 +129,18 @@ def main(argv: list[str] | None = None) -> None:
 
         configure_logging("dev")
         dev_main()
+
+
+def _load(settings_class: type[T], service: str) -> T:
+    """The service's settings from the environment, or a refusal to start that says why."""
+    from pydantic import ValidationError
+
+    try:
+        return settings_class()
+    except ValidationError as exc:
+        # Only the messages: pydantic's full text repeats the input, secrets included.
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))} {e['msg']}" for e in exc.errors())
+        raise SystemExit(f"{service}: refusing to start: {reasons.strip()}") from None
 
 
 if __name__ == "__main__":

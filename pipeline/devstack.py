@@ -53,6 +53,9 @@ class Ports:
         return cls(*(free_port() for _ in range(6)))
 
 
+SERVICES = ("emulator", "ingest", "streams", "sink", "recommendations", "history")
+
+
 def run_names(suffix: str) -> dict[str, str]:
     """Every topic and consumer-group setting of the services, as `<default>.<suffix>`: names
     no deployment uses. Explicit, so no name the user exported (a production one) leaks in."""
@@ -83,6 +86,7 @@ class LocalStack:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     history_dir: Path = field(default_factory=lambda: Path(".history").resolve())
+    services: tuple[str, ...] = SERVICES
     _broker: EmbeddedKafka | None = None
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _data_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -137,10 +141,10 @@ class LocalStack:
 
     @property
     def kafka(self) -> KafkaSettings:
-        """The run's broker and topic names, as its services see them."""
-        assert self.bootstrap is not None
-        topics = {name.lower(): value for name, value in self.names.items() if name in _TOPIC_NAMES}
-        return KafkaSettings(kafka_bootstrap_servers=self.bootstrap, **topics)
+        """The run's broker and topics as its services see them (extra_env may name them, or
+        their replicas)."""
+        fields = KafkaSettings.model_fields
+        return KafkaSettings(**{k.lower(): v for k, v in self.env().items() if k.lower() in fields})
 
     def start(self, timeout: float = 60.0) -> "LocalStack":
         self._data_dir = tempfile.TemporaryDirectory(prefix="pipeline-dev-")
@@ -149,14 +153,20 @@ class LocalStack:
             self.bootstrap = self._broker.bootstrap_servers
         else:  # someone else's cluster, perhaps production's: use names of this run's own
             self.names = run_names(f"dev-{uuid.uuid4().hex[:8]}")
-        ensure_topics(self.kafka)
-        self._spawn("emulator", self.env())
-        self.wait_ready(timeout, only=("emulator",))
-        self._personalize = self._set_up_personalize(self.env())
-        env = self.env()
-        for name in ("ingest", "streams", "sink", "recommendations", "history"):
-            self._spawn(name, env)
-        self.wait_ready(timeout)
+        try:
+            ensure_topics(self.kafka)
+            if "emulator" in self.services:
+                self._spawn("emulator", self.env())
+                self.wait_ready(timeout, only=("emulator",))
+                self._personalize = self._set_up_personalize(self.env())
+            env = self.env()
+            for name in self.services:
+                if name != "emulator":
+                    self._spawn(name, env)
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()  # no service outlives a start that failed
+            raise
         return self
 
     def _set_up_personalize(self, env: dict[str, str]) -> ApplyReport:
@@ -190,9 +200,8 @@ class LocalStack:
             stderr=subprocess.STDOUT if output else None,
         )
 
-    def wait_ready(self, timeout: float, only: tuple[str, ...] | None = None) -> None:
-        """Wait until every service (or those in `only`) answers its probe (the sink: until it
-        holds partitions)."""
+    def probes(self) -> dict[str, str]:
+        """Each running service's readiness URL (the sink: ready once it holds partitions)."""
         probes = {
             "emulator": f"http://127.0.0.1:{self.ports.emulator}/healthz",
             "ingest": f"http://127.0.0.1:{self.ports.ingest}/readyz",
@@ -201,8 +210,12 @@ class LocalStack:
             "recommendations": f"http://127.0.0.1:{self.ports.recommendations}/readyz",
             "history": f"http://127.0.0.1:{self.ports.history_status}/readyz",
         }
+        return {name: url for name, url in probes.items() if name in self.services}
+
+    def wait_ready(self, timeout: float, only: tuple[str, ...] | None = None) -> None:
+        """Wait until every service (or those in `only`) answers its probe."""
         deadline = time.monotonic() + timeout
-        for name, url in probes.items():
+        for name, url in self.probes().items():
             if only is not None and name not in only:
                 continue
             while not answers_ok(url):
@@ -235,14 +248,6 @@ class LocalStack:
             self._broker.stop()
         if self._data_dir is not None:
             self._data_dir.cleanup()
-
-
-_TOPIC_NAMES = {
-    "RAW_TOPIC",
-    "INTERACTIONS_TOPIC",
-    "RAW_DEAD_LETTER_TOPIC",
-    "INTERACTIONS_DEAD_LETTER_TOPIC",
-}
 
 
 def answers_ok(url: str) -> bool:

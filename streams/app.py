@@ -19,6 +19,7 @@ from pipeline.kafka import producer_config
 from schemas import load_rules
 from streams import faust_internals, metrics
 from streams.consumer import install
+from streams.credentials import UntranslatableConfig, faust_credentials
 from streams.dedup import SeenInsertIds
 from streams.processor import BatchProcessor, Destinations
 from streams.producer import BatchProducer, DeliveryFailed
@@ -39,6 +40,8 @@ def create_app(settings: StreamsSettings) -> faust.App:
     app = faust.App(
         settings.streams_app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap_servers.split(",")],
+        # KAFKA_CLIENT_CONFIG's SASL/TLS settings, for Faust's own (aiokafka) clients.
+        broker_credentials=faust_credentials(settings.client_overrides()),
         processing_guarantee="at_least_once",
         producer_acks=-1,
         # A group without a valid offset (new, expired, or behind the raw topic's retention)
@@ -187,7 +190,10 @@ def run(settings: StreamsSettings) -> None:
 
     from pipeline.consumer_lag import LagReporter
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except UntranslatableConfig as exc:
+        raise SystemExit(f"streams: refusing to start: {exc}") from None
     # kafka_consumergroup_lag for this group on the raw topic, on the same /metrics.
     lag = LagReporter(settings, settings.streams_app_id, settings.raw_topic).start()
     try:

@@ -25,7 +25,8 @@ class ServiceProcess:
         self._env = {**os.environ, **env}
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60.0) -> "ServiceProcess":
+    def launch(self) -> "ServiceProcess":
+        """Start the process without waiting for it to be ready."""
         with open(self.log, "ab") as output:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "pipeline.cli", self.command],
@@ -33,6 +34,10 @@ class ServiceProcess:
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
+        return self
+
+    def start(self, timeout: float = 60.0) -> "ServiceProcess":
+        self.launch()
 
         def ready() -> bool:
             assert self.process is not None

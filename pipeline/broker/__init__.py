@@ -122,6 +122,7 @@ class _Node:
     controller_port: int
     directory: Path
     process: subprocess.Popen[bytes] | None = None
+    extra_ports: dict[str, int] | None = None  # listener name -> port
 
     @property
     def running(self) -> bool:
@@ -131,9 +132,12 @@ class _Node:
 class EmbeddedKafka:
     """Apache Kafka on loopback: `brokers` combined broker+controller nodes in one cluster.
 
-    `config` adds or overrides broker properties (for example a SASL listener, or
-    `message.max.bytes`). Single nodes get replication factor 1 for Kafka's internal topics;
-    three nodes get 3 with `min.insync.replicas` 2, as a production cluster would.
+    `config` adds or overrides broker properties (for example `message.max.bytes`, or a SASL
+    listener's JAAS settings). `listeners` adds listeners beside PLAINTEXT (which brokers and
+    the controller keep using), as name -> security protocol, e.g. {"SASL": "SASL_PLAINTEXT"};
+    `listener_bootstrap(name)` gives their addresses. Single nodes get replication factor 1
+    for Kafka's internal topics; three nodes get 3 with `min.insync.replicas` 2, as a
+    production cluster would.
     """
 
     def __init__(
@@ -142,12 +146,24 @@ class EmbeddedKafka:
         host: str = "127.0.0.1",
         config: Mapping[str, str] | None = None,
         heap: str | None = None,
+        listeners: Mapping[str, str] | None = None,
     ) -> None:
         self.host = host
         self.config = dict(config or {})
         self.heap = heap or ("512m" if brokers == 1 else "384m")
+        self.listeners = dict(listeners or {})
         self._root: Path | None = None
-        self._nodes = [_Node(i + 1, free_port(), free_port(), Path()) for i in range(brokers)]
+        self._nodes = [
+            _Node(
+                i + 1,
+                free_port(),
+                free_port(),
+                Path(),
+                None,
+                {n: free_port() for n in self.listeners},
+            )
+            for i in range(brokers)
+        ]
 
     @property
     def version(self) -> str:
@@ -161,6 +177,10 @@ class EmbeddedKafka:
         """The address of one node (ids start at 1, as Kafka's `node.id`)."""
         return f"{self.host}:{self._node(node_id).port}"
 
+    def listener_bootstrap(self, name: str) -> str:
+        """host:port,... of every node's listener `name` (one of `listeners`)."""
+        return ",".join(f"{self.host}:{(n.extra_ports or {})[name]}" for n in self._nodes)
+
     def _node(self, node_id: int) -> _Node:
         return self._nodes[node_id - 1]
 
@@ -168,16 +188,21 @@ class EmbeddedKafka:
         n = len(self._nodes)
         replicas, min_isr = (str(min(n, 3)), "2" if n >= 3 else "1")
         voters = ",".join(f"{m.node_id}@{self.host}:{m.controller_port}" for m in self._nodes)
+        extra = "".join(
+            f",{name}://{self.host}:{port}" for name, port in (node.extra_ports or {}).items()
+        )
+        protocols = "".join(f",{name}:{protocol}" for name, protocol in self.listeners.items())
         return {
             "process.roles": "broker,controller",
             "node.id": str(node.node_id),
             "controller.quorum.voters": voters,
             "listeners": f"PLAINTEXT://{self.host}:{node.port},"
-            f"CONTROLLER://{self.host}:{node.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{self.host}:{node.port}",
+            f"CONTROLLER://{self.host}:{node.controller_port}{extra}",
+            "advertised.listeners": f"PLAINTEXT://{self.host}:{node.port}{extra}",
             "inter.broker.listener.name": "PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+            + protocols,
             "log.dirs": str(node.directory / "data"),
             "offsets.topic.replication.factor": replicas,
             "offsets.topic.num.partitions": "5",
