@@ -15,7 +15,8 @@ Routes:
   (emulator/control_plane.py).
 - `GET /_emulator/stats`: calls accepted, events, distinct and re-sent eventIds, faults injected.
 - `GET /_emulator/faults`, `POST /_emulator/faults` (JSON, any subset of `throttle_rate`,
-  `error_rate`, `latency_ms`, `unknown_tracker`): read or change fault injection at run time.
+  `error_rate`, `latency_ms`, `unknown_tracker`, `error_code`, `error_status`,
+  `error_user_id`): read or change fault injection at run time.
 - `GET /healthz`.
 
 Fault injection (EMULATOR_THROTTLE_RATE, EMULATOR_ERROR_RATE, EMULATOR_LATENCY_MS,
@@ -23,7 +24,9 @@ EMULATOR_UNKNOWN_TRACKER, or the control route) answers PutEvents as AWS does wh
 wrong, in the shapes botocore classifies (botocore/data/_retry.json, retries/standard.py):
 throttling is 400 `ThrottlingException` (retryable, throttling), a server error is 503
 `ServiceUnavailable` (retryable, transient), an unknown tracker is 400
-`ResourceNotFoundException` (not retryable).
+`ResourceNotFoundException` (not retryable). `error_code` answers every PutEvents (or only
+those for `error_user_id`) with that code and `error_status`: any error AWS, or something in
+between, could answer.
 """
 
 import asyncio
@@ -80,6 +83,17 @@ class EmulatorSettings(BaseSettings):
         default=False,
         description="EMULATOR_UNKNOWN_TRACKER: every PutEvents gets ResourceNotFoundException.",
     )
+    error_code: str = Field(
+        default="",
+        description="EMULATOR_ERROR_CODE: answer PutEvents with this error code ('': none).",
+    )
+    error_status: int = Field(
+        default=400, ge=400, le=599, description="EMULATOR_ERROR_STATUS: its HTTP status."
+    )
+    error_user_id: str = Field(
+        default="",
+        description="EMULATOR_ERROR_USER_ID: only PutEvents for this userId get it ('': all).",
+    )
 
 
 class Faults(BaseModel):
@@ -92,6 +106,9 @@ class Faults(BaseModel):
     error_rate: float = Field(default=0.0, ge=0, le=1)
     latency_ms: float = Field(default=0.0, ge=0)
     unknown_tracker: bool = False
+    error_code: str = ""
+    error_status: int = 400
+    error_user_id: str = ""
 
 
 _PUT_EVENTS = web.AppKey("put_events", list)
@@ -124,8 +141,11 @@ def _aws_error(status: int, code: str, message: str) -> web.Response:
     )
 
 
-def _injected_fault(request: web.Request, tracking_id: str) -> web.Response | None:
+def _injected_fault(request: web.Request, tracking_id: str, user_id: str) -> web.Response | None:
     faults, stats = request.app[_FAULTS], request.app[_STATS]
+    if faults.error_code and faults.error_user_id in ("", user_id):
+        stats["injected_errors"] += 1
+        return _aws_error(faults.error_status, faults.error_code, "injected by the emulator")
     if faults.unknown_tracker:
         stats["resource_not_found"] += 1
         return _aws_error(
@@ -150,7 +170,8 @@ async def _put_events(request: web.Request) -> web.Response:
     except orjson.JSONDecodeError as exc:
         return _aws_error(400, "SerializationException", f"body is not JSON: {exc}")
     tracking_id = body.get("trackingId", "") if isinstance(body, dict) else ""
-    fault = _injected_fault(request, str(tracking_id))
+    user_id = body.get("userId", "") if isinstance(body, dict) else ""
+    fault = _injected_fault(request, str(tracking_id), str(user_id))
     if fault is not None:
         return fault
     errors = validate(_PUT_EVENTS_SHAPE, body)
@@ -273,7 +294,16 @@ async def _stats(request: web.Request) -> web.Response:
     ids = request.app[_EVENT_IDS]
     answer = {
         **dict.fromkeys(
-            ("calls", "events", "throttled", "server_errors", "invalid", "resource_not_found"), 0
+            (
+                "calls",
+                "events",
+                "throttled",
+                "server_errors",
+                "invalid",
+                "resource_not_found",
+                "injected_errors",
+            ),
+            0,
         ),
         **request.app[_STATS],
         "distinct_event_ids": len(ids),
@@ -322,6 +352,9 @@ def create_app(settings: EmulatorSettings | None = None) -> web.Application:
         error_rate=settings.error_rate,
         latency_ms=settings.latency_ms,
         unknown_tracker=settings.unknown_tracker,
+        error_code=settings.error_code,
+        error_status=settings.error_status,
+        error_user_id=settings.error_user_id,
     )
     app.router.add_post("/events", _put_events)
     app.router.add_post("/recommendations", _get_recommendations)

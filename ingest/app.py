@@ -40,6 +40,7 @@ from ingest.signatures import SignatureChecker
 from ingest.tls import ReloadingTLS
 from pipeline import http_routes
 from pipeline.kafka import producer_config
+from pipeline.record_size import DEAD_LETTER_SAMPLE_BYTES, fit_dead_letter, record_size
 from pipeline.secret_strength import refuse_weak_secrets
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,6 @@ _NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "applic
 _GZIP = frozenset({"gzip", "x-gzip"})
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _SIGNATURE = web.RequestKey("signature", bytes)
-_DEAD_LETTER_SAMPLE = 64 * 1024  # what of an over-large event the dead-letter topic keeps
 _INLINE_GUNZIP_BYTES = 64 * 1024  # larger gzip bodies are inflated off the event loop
 # HTTP V2's 400 names the field an event lacks; other rejections are listed by our reason.
 _MISSING_FIELDS = {"missing_event_type": "event_type", "missing_user_and_device_id": "user_id"}
@@ -84,6 +84,7 @@ class _Webhook:
         self._max_body = settings.ingest_max_body_bytes
         self._max_events = settings.ingest_max_events
         self._max_event_bytes = settings.ingest_max_event_bytes
+        self._max_record_bytes = settings.kafka_message_max_bytes
         self._ack_timeout = settings.ingest_ack_timeout_seconds
         self._retry_after = str(settings.ingest_retry_after_seconds)
         self._statuses: dict[int, Any] = {}
@@ -254,11 +255,17 @@ class _Webhook:
         records: list[Record] = []
         rejected: list[dict[str, Any]] = []
         raw_topic, max_event_bytes = self._raw_topic, self._max_event_bytes
+        # An event whose record (its key, the user or device id, counts too) Kafka would
+        # refuse is rejected alone: produced, it would fail the whole request, retry after
+        # retry. The headers are the same for every event: sized once.
+        room = self._max_record_bytes - record_size(None, None, common)
         for index, raw in enumerate(events):
             key, reason = inspect_event(raw, max_event_bytes)
             if reason is None:
-                records.append((raw_topic, key, raw, common))
-                continue
+                if len(raw) + len(key or b"") <= room:
+                    records.append((raw_topic, key, raw, common))
+                    continue
+                reason = "event_too_large"
             rejected.append({"index": index, "reason": reason})
             headers = [
                 *common,
@@ -268,8 +275,9 @@ class _Webhook:
             ]
             value = raw
             if len(raw) > max_event_bytes:
-                value = bytes(raw)[:_DEAD_LETTER_SAMPLE]
+                value = bytes(raw)[:DEAD_LETTER_SAMPLE_BYTES]
                 headers.append(("truncated_from_bytes", str(len(raw)).encode()))
+            _, value, headers = fit_dead_letter(None, value, headers, self._max_record_bytes)
             records.append((self._dead_letter_topic, None, value, headers))
         return records, rejected
 

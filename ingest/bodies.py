@@ -7,6 +7,9 @@ JSON slices (each event's bytes exactly as sent) and decodes only the three fiel
 needs, skipping the rest. The raw topic gets the sender's bytes.
 """
 
+import codecs
+import json
+import re
 import zlib
 from typing import Any
 
@@ -75,7 +78,8 @@ def split_events(body: bytes, ndjson: bool = False) -> list[Any]:
     `ndjson` means the sender declared NDJSON; otherwise the shape is recognised from the
     body, and a body that is not one JSON value is tried as NDJSON.
     """
-    stripped = body.strip()
+    # A UTF-8 byte-order mark (some tools write one) is not JSON: read what follows it.
+    stripped = body.removeprefix(codecs.BOM_UTF8).strip()
     if not stripped:
         raise BodyError(400, "empty body")
     if ndjson:
@@ -85,13 +89,31 @@ def split_events(body: bytes, ndjson: bool = False) -> list[Any]:
         if first == b"[":
             return _decode_array(stripped)  # type: ignore[no-any-return]
         if first == b"{":
-            top = _decode_object(stripped)
+            try:
+                top = _decode_object(stripped)
+            except UnicodeDecodeError:
+                # Invalid UTF-8 in a top-level field (the user id): NDJSON whose lines are
+                # judged one by one, else one event, refused on its own by inspect_event.
+                # (Nesting deeper than msgspec decodes refuses the whole body, below: whether
+                # it held other events cannot be known, and a 200 would hide their loss.)
+                if b"\n" in stripped:
+                    try:
+                        return _split_ndjson(stripped)
+                    except BodyError:
+                        pass
+                return [stripped]
             if not top.events:
                 return [stripped]
             return _envelope_events(top.events)
+    except (UnicodeDecodeError, RecursionError) as exc:  # msgspec's, beside DecodeError
+        raise BodyError(400, f"malformed body: {_unreadable(exc)}") from None
     except msgspec.ValidationError as exc:
         raise BodyError(400, f"malformed body: {exc}") from None
     except msgspec.DecodeError as exc:
+        if _SURROGATE_ESCAPE.search(stripped):
+            events = _split_by_python_json(stripped)
+            if events is not None:
+                return events
         if b"\n" not in stripped:
             raise BodyError(400, f"malformed JSON: {exc}") from None
         try:
@@ -105,18 +127,100 @@ def split_events(body: bytes, ndjson: bool = False) -> list[Any]:
     raise BodyError(400, "body must be a JSON object, an array of events, or NDJSON")
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_WHITESPACE = " \t\n\r"
+
+
+def _ignored(_literal: str) -> int:
+    return 0  # only the slices are kept: numbers need not be built (nor 4,300 digits refused)
+
+
+_PYTHON_JSON = json.JSONDecoder(parse_int=_ignored, parse_float=_ignored, parse_constant=_ignored)
+
+
+def _split_by_python_json(body: bytes) -> list[Any] | None:
+    """Each event's bytes, for a body msgspec refuses only because of a lone surrogate escape
+    (`"\\ud800"`: JSON's grammar allows it, msgspec does not). Python's json reads it, so the
+    events are found here and only the one that holds it is refused, by the stream stage
+    (undecodable_json), instead of the whole request. None: not a body this splits."""
+    try:
+        text = body.decode()
+        if text[0] == "[":
+            events, end = _array_slices(text, 0)
+        elif text[0] == "{":
+            events, end = _envelope_slices(text)
+            if events is None:
+                events = [body]  # a single event
+        else:
+            return None
+        return events if not text[end:].strip(_WHITESPACE) else None
+    except (UnicodeDecodeError, ValueError, IndexError, RecursionError):
+        return None
+
+
+def _skip(text: str, pos: int) -> int:
+    while text[pos] in _WHITESPACE:
+        pos += 1
+    return pos
+
+
+def _array_slices(text: str, pos: int) -> tuple[list[Any], int]:
+    """The raw UTF-8 slices of the array starting at `pos`, and the position after it."""
+    slices: list[Any] = []
+    pos = _skip(text, pos + 1)
+    if text[pos] == "]":
+        return slices, pos + 1
+    while True:
+        _, end = _PYTHON_JSON.raw_decode(text, pos)
+        slices.append(text[pos:end].encode())
+        pos = _skip(text, end)
+        if text[pos] == "]":
+            return slices, pos + 1
+        if text[pos] != ",":
+            raise ValueError("expected , or ]")
+        pos = _skip(text, pos + 1)
+
+
+def _envelope_slices(text: str) -> tuple[list[Any] | None, int]:
+    """The slices of the top-level object's `events` array (None without one), and its end."""
+    events: list[Any] | None = None
+    pos = _skip(text, 1)
+    if text[pos] == "}":
+        return None, pos + 1
+    while True:
+        key, pos = _PYTHON_JSON.raw_decode(text, pos)
+        pos = _skip(text, pos)
+        if text[pos] != ":":
+            raise ValueError("expected :")
+        pos = _skip(text, pos + 1)
+        if key == "events" and text[pos] == "[":
+            events, pos = _array_slices(text, pos)
+        else:
+            _, pos = _PYTHON_JSON.raw_decode(text, pos)
+        pos = _skip(text, pos)
+        if text[pos] == "}":
+            return events, pos + 1
+        if text[pos] != ",":
+            raise ValueError("expected , or }")
+        pos = _skip(text, pos + 1)
+
+
+def _unreadable(exc: Exception) -> str:
+    return "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else "nested too deeply"
+
+
 def envelope_api_key(body: bytes) -> str | None:
     """The `api_key` of an HTTP V2 body (`{"api_key", "events", "options"}`), else None.
 
     Read only when needed (a request without the shared secret, or with rejected events), so
     the hot path decodes the body once.
     """
-    stripped = body.strip()
+    stripped = body.removeprefix(codecs.BOM_UTF8).strip()
     if stripped[:1] != b"{":
         return None
     try:
         envelope = _decode_credential(stripped)
-    except msgspec.DecodeError:  # not one JSON object (NDJSON): no envelope
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # not one readable object
         return None
     api_key = envelope.api_key
     return api_key if envelope.events and isinstance(api_key, str) else None
@@ -137,8 +241,8 @@ def _split_ndjson(body: bytes) -> list[Any]:
             continue
         try:
             _decode_head(line)  # well-formed JSON, one value per line
-        except msgspec.ValidationError:
-            pass  # well-formed but not an object: a bad event, judged by inspect_event
+        except (msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+            pass  # well-formed but not a usable object: a bad event, judged by inspect_event
         except msgspec.DecodeError as exc:
             raise BodyError(400, f"malformed JSON (line {number}): {exc}") from None
         events.append(line)
@@ -151,26 +255,42 @@ def inspect_event(raw: Any, max_bytes: int) -> tuple[bytes | None, str | None]:
         return None, "event_too_large"
     try:
         head = _decode_head(raw)
-    except msgspec.DecodeError:  # ValidationError included: valid JSON, but not an object
+    except msgspec.ValidationError:  # valid JSON, but not an object
         return None, "not_an_object"
+    except msgspec.DecodeError:  # JSON msgspec cannot read (a lone surrogate escape)
+        return None, "malformed_json"
+    except UnicodeDecodeError:  # msgspec's error for invalid UTF-8 in a string it decodes
+        return None, "invalid_utf8"
+    except RecursionError:
+        return None, "nested_too_deeply"
     # The same rules as `_reason`, inlined: this runs once per event on the hot path.
     event_type, user_id = head.event_type, head.user_id
     if type(event_type) is not str or not event_type:
         return None, "missing_event_type"
     if type(user_id) is str and user_id:
         return user_id.encode(), None
+    if user_id is not None and type(user_id) is not str:
+        return None, "user_id_not_a_string"
     device_id = head.device_id
     if type(device_id) is str and device_id:
         return device_id.encode(), None
+    if device_id is not None and type(device_id) is not str:
+        return None, "device_id_not_a_string"
     return None, "missing_user_and_device_id"
 
 
 def _reason(event_type: Any, user_id: Any, device_id: Any) -> str | None:
     if not isinstance(event_type, str) or not event_type:
         return "missing_event_type"
-    if not _nonempty_str(user_id) and not _nonempty_str(device_id):
-        return "missing_user_and_device_id"
-    return None
+    if _nonempty_str(user_id):
+        return None
+    if user_id is not None and not isinstance(user_id, str):
+        return "user_id_not_a_string"
+    if _nonempty_str(device_id):
+        return None
+    if device_id is not None and not isinstance(device_id, str):
+        return "device_id_not_a_string"
+    return "missing_user_and_device_id"
 
 
 def check_event(event: Any) -> str | None:

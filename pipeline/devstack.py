@@ -240,6 +240,10 @@ class LocalStack:
                     raise TimeoutError(f"{name} not ready after {timeout}s ({url})")
                 time.sleep(0.1)  # polling a condition, with a deadline
 
+    def pids(self) -> dict[str, int]:
+        """Each service's process id (a restarted or replaced process has a new one)."""
+        return {name: process.pid for name, process in self._processes.items()}
+
     def check_alive(self) -> None:
         for name, process in self._processes.items():
             if process.poll() is not None:

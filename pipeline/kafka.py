@@ -24,6 +24,8 @@ def producer_config(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]
         "acks": "all",
         "linger.ms": 5,
         "partitioner": "murmur2_random",
+        # Records are sized against this before they are produced (pipeline/record_size.py).
+        "message.max.bytes": settings.kafka_message_max_bytes,
         **settings.client_overrides(),
     }
     config.update(overrides)

@@ -58,6 +58,16 @@ class KafkaSettings(BaseSettings):
         default="interactions.dead-letter",
         description="Interactions Personalize refused, with the AWS error in a header.",
     )
+    kafka_message_max_bytes: int = Field(
+        default=1_000_000,
+        ge=10_000,
+        description=(
+            "Largest record (key + value + headers) any service writes; also the producers' "
+            "message.max.bytes. Set it to at most the broker's (or topic's) message.max.bytes "
+            "(Kafka's default 1048588): a record above it is rejected or dead-lettered truncated, "
+            "never produced, so one oversized record cannot stop a stage."
+        ),
+    )
     topic_partitions: int = Field(default=6, ge=1, description="Partitions of created topics.")
     topic_replication_factor: int = Field(
         default=1,

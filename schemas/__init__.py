@@ -7,11 +7,19 @@ from schemas.amplitude import (
     normalize,
     scoped_id,
 )
-from schemas.interaction import INTERACTION_SCHEMA_VERSION, Interaction
+from schemas.interaction import (
+    INTERACTION_SCHEMA_VERSION,
+    MAX_ID_LENGTH,
+    MAX_TIMESTAMP_MS,
+    Interaction,
+    limit_problem,
+)
 from schemas.rules import PERSONALIZE_EVENT_TYPE_BUDGET, Rule, RuleSet, load_rules
 
 __all__ = [
     "INTERACTION_SCHEMA_VERSION",
+    "MAX_ID_LENGTH",
+    "MAX_TIMESTAMP_MS",
     "PERSONALIZE_EVENT_TYPE_BUDGET",
     "AmplitudeEvent",
     "Interaction",
@@ -19,6 +27,7 @@ __all__ = [
     "NormalizedEvent",
     "Rule",
     "RuleSet",
+    "limit_problem",
     "load_rules",
     "normalize",
     "scoped_id",

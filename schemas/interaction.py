@@ -14,6 +14,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 INTERACTION_SCHEMA_VERSION = 1
+# Personalize's limit on userId, sessionId, itemId and eventId (1-256 characters); the device
+# id and the insert id are held to it too (keys, the dedup memory, the session id).
+MAX_ID_LENGTH = 256
+# 9999-12-31T23:59:59.999Z: the last instant a datetime (and Personalize's sentAt) can hold.
+MAX_TIMESTAMP_MS = 253_402_300_799_999
 
 
 class Interaction(BaseModel):
@@ -24,46 +29,97 @@ class Interaction(BaseModel):
     schema_version: Literal[1] = INTERACTION_SCHEMA_VERSION
     event_id: str = Field(
         min_length=1,
-        max_length=256,
+        max_length=MAX_ID_LENGTH,
         description=(
             "Stable id: a digest of (user id, else device id; insert_id, else $insert_id, else "
             "uuid), else of the raw event. Re-sends share it; two users' equal insert ids do not."
         ),
     )
     user_id: str | None = Field(
-        default=None, max_length=256, description="Amplitude user_id; null for anonymous events."
+        default=None,
+        max_length=MAX_ID_LENGTH,
+        description="Amplitude user_id; null for anonymous events.",
     )
-    device_id: str | None = Field(default=None, description="Amplitude device_id, when sent.")
+    device_id: str | None = Field(
+        default=None, max_length=MAX_ID_LENGTH, description="Amplitude device_id, when sent."
+    )
     session_id: str = Field(
         min_length=1,
-        max_length=256,
+        max_length=MAX_ID_LENGTH,
         description=(
             "Amplitude's session_id for a known user; `<device_id>:<session_id>` for an anonymous "
             "one (a digest stands in for a long device id); `<user or device id>:<YYYYMMDD>` "
             "outside a session."
         ),
     )
-    item_id: str = Field(min_length=1, max_length=256)
+    item_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
     event_type: str = Field(description="The canonical Amplitude event type (after aliases).")
     personalize_event_type: str = Field(
         description="The Personalize eventType this event is sent as (see the rules file)."
     )
     weight: float = Field(description="The rule's weight; sent to Personalize as eventValue.")
     timestamp_ms: int = Field(
+        ge=0,
+        le=MAX_TIMESTAMP_MS,
         description=(
-            "The event's own time, ms since the epoch (`time`, else `event_time`, ...: "
-            "schemas/amplitude.py); the processing time only for an event that carried none."
-        )
+            "The event's own time, ms since the epoch, 1970 to 9999 (`time`, else `event_time`, "
+            "...: schemas/amplitude.py); the processing time only for an event that carried none."
+        ),
     )
     impression: list[str] = Field(
         default_factory=list, max_length=25, description="Item ids shown alongside, if any."
     )
     recommendation_id: str | None = Field(default=None, max_length=40)
     insert_id: str | None = Field(
-        default=None, description="Amplitude's insert_id (the Export format's $insert_id), if sent."
+        default=None,
+        max_length=MAX_ID_LENGTH,
+        description="Amplitude's insert_id (the Export format's $insert_id), if sent.",
     )
 
     @property
     def key(self) -> str:
         """Topic key: the user id, else the device id, so one actor stays on one partition."""
         return self.user_id or self.device_id or self.session_id
+
+
+_ID_FIELDS = ("event_id", "user_id", "device_id", "session_id", "item_id", "insert_id")
+
+
+def limit_problem(record: object) -> str | None:
+    """The first of `Interaction`'s limits that `record` (any object with its fields, e.g. the
+    stream stage's msgspec twin) breaks, as "field: why"; None when it keeps them all.
+
+    Producers check it before writing: msgspec and pydantic enforce limits only on decoding."""
+    try:  # the common case in one expression (the stream stage runs this once per event)
+        if (
+            0 <= record.timestamp_ms <= MAX_TIMESTAMP_MS  # type: ignore[attr-defined]
+            and 0 < len(record.event_id) <= MAX_ID_LENGTH  # type: ignore[attr-defined]
+            and 0 < len(record.session_id) <= MAX_ID_LENGTH  # type: ignore[attr-defined]
+            and 0 < len(record.item_id) <= MAX_ID_LENGTH  # type: ignore[attr-defined]
+            and len(record.user_id or "") <= MAX_ID_LENGTH  # type: ignore[attr-defined]
+            and len(record.device_id or "") <= MAX_ID_LENGTH  # type: ignore[attr-defined]
+            and len(record.insert_id or "") <= MAX_ID_LENGTH  # type: ignore[attr-defined]
+            and not record.impression  # type: ignore[attr-defined]
+            and type(record.timestamp_ms) is int  # type: ignore[attr-defined]
+        ):
+            return None
+    except TypeError:
+        pass  # a wrong type somewhere: the checks below name it
+    for name in _ID_FIELDS:
+        value = getattr(record, name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            return f"{name}: not a string ({type(value).__name__})"
+        if len(value) > MAX_ID_LENGTH:
+            return f"{name}: longer than {MAX_ID_LENGTH} characters ({len(value)})"
+    for name in ("event_id", "session_id", "item_id"):
+        if not getattr(record, name):
+            return f"{name}: empty"
+    timestamp_ms = record.timestamp_ms
+    if not isinstance(timestamp_ms, int) or not 0 <= timestamp_ms <= MAX_TIMESTAMP_MS:
+        return f"timestamp_ms: outside 1970-01-01 to 9999-12-31 ({str(timestamp_ms)[:40]})"
+    impression = record.impression
+    if len(impression) > 25 or not all(0 < len(i) <= MAX_ID_LENGTH for i in impression):
+        return f"impression: more than 25 ids, or one empty or longer than {MAX_ID_LENGTH}"
+    return None

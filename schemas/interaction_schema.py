@@ -34,7 +34,11 @@ def render(schema: dict[str, Any]) -> str:
 
 
 def _shape(field: dict[str, Any]) -> dict[str, Any]:
-    return {key: field[key] for key in _SHAPE_KEYS if key in field}
+    """The shape keys only, also inside `anyOf` members (a limit there may change too)."""
+    shape = {key: field[key] for key in _SHAPE_KEYS if key in field}
+    if "anyOf" in shape:
+        shape["anyOf"] = [_shape(member) for member in shape["anyOf"]]
+    return shape
 
 
 def breaking_changes(released: dict[str, Any], current: dict[str, Any]) -> list[str]:

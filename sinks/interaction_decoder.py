@@ -12,9 +12,10 @@ from typing import Annotated, Literal
 import msgspec
 from pydantic import ValidationError
 
-from schemas import Interaction
+from schemas import MAX_ID_LENGTH, MAX_TIMESTAMP_MS, Interaction
 
-_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH)]
+_OptionalId = Annotated[str, msgspec.Meta(max_length=MAX_ID_LENGTH)] | None
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -22,17 +23,17 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     schema_version: Literal[1] = 1
     event_id: _Id
-    user_id: Annotated[str, msgspec.Meta(max_length=256)] | None = None
-    device_id: str | None = None
+    user_id: _OptionalId = None
+    device_id: _OptionalId = None
     session_id: _Id
     item_id: _Id
     event_type: str
     personalize_event_type: str
     weight: float
-    timestamp_ms: int
+    timestamp_ms: Annotated[int, msgspec.Meta(ge=0, le=MAX_TIMESTAMP_MS)]
     impression: Annotated[list[str], msgspec.Meta(max_length=25)] = []
     recommendation_id: Annotated[str, msgspec.Meta(max_length=40)] | None = None
-    insert_id: str | None = None
+    insert_id: _OptionalId = None
 
 
 _decoder = msgspec.json.Decoder(_Strict)
@@ -47,8 +48,8 @@ class InvalidInteraction(ValueError):
 def decode_interaction(value: bytes) -> InteractionFields:
     try:
         return _decoder.decode(value)
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        pass
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        pass  # (msgspec raises UnicodeDecodeError for invalid UTF-8 in a string)
     try:
         return Interaction.model_validate_json(value)
     except ValidationError as exc:

@@ -10,7 +10,9 @@ EVENTS = Counter(
 )
 CALLS = Counter(
     "sink_put_events_calls_total",
-    "PutEvents calls, by outcome (success, retryable, invalid, fatal, dry_run) and AWS error code.",
+    "PutEvents calls, by outcome (success, retryable, invalid, fatal, unexpected: retried and "
+    "alerted on, dry_run) and error code (AWS codes the sink knows, exception types; any other "
+    'code is "other").',
     ["outcome", "error_code"],
 )
 CALL_DURATION = Histogram(
@@ -43,6 +45,13 @@ PAUSED = Gauge(
 DELIVERY_STOPPED = Gauge(
     "sink_delivery_stopped",
     "1 while a fatal error (unknown tracker, credentials) stops delivery; see SinkNotReady.",
+)
+UNEXPECTED_RECORD_ERRORS = Counter(
+    "sink_unexpected_record_errors_total",
+    "Interactions records that made the sink raise while decoding, mapping or checking them "
+    "(dead-lettered as unexpected_error: a bug to look at), by exception type (builtin types "
+    'by name, others as "other").',
+    ["error"],
 )
 DELIVERY_LOG_FAILURES = Counter(
     "sink_delivery_log_failures_total",

@@ -39,13 +39,14 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 
 from pipeline.consumer_lag import LagReporter
 from pipeline.kafka import consumer_config, producer_config
+from pipeline.record_size import fit_dead_letter
 from sinks import metrics
 from sinks.batcher import Batcher, Call, Pending
 from sinks.delivery import Delivery, Outcome, Verdict, backoff
 from sinks.delivery_log import DeliveryLog
-from sinks.interaction_decoder import InvalidInteraction, decode_interaction
+from sinks.intake import Refused, take
 from sinks.offsets import OffsetTracker
-from sinks.personalize_client import build_client, check_configured, event_problems, to_event
+from sinks.personalize_client import build_client, check_configured
 from sinks.rate_limit import RateLimiter
 from sinks.send_queue import SendQueue
 from sinks.settings import SinkSettings
@@ -61,6 +62,7 @@ log = logging.getLogger(__name__)
 # quarter of max_in_flight / rate: 4 ms for 16 calls at 1,000 calls/s.
 _LONGEST_TURN_SECONDS = 0.01
 _SHORTEST_TURN_SECONDS = 0.001
+_SMALLEST_DEAD_LETTER_BYTES = 1024
 
 
 class PersonalizeSink:
@@ -180,18 +182,12 @@ class PersonalizeSink:
                 self._already_delivered.inc()
                 return
         item = Pending(partition, offset, {}, value, self._epochs.get(partition, 0))
-        try:
-            interaction = decode_interaction(value)
-        except InvalidInteraction as exc:
-            self._dead_letter(item, f"invalid_interaction: {exc}")
+        taken = take(value)
+        if isinstance(taken, Refused):
+            self._dead_letter(item, taken.reason)
             return
-        item.event = to_event(interaction)
-        user_id = interaction.user_id or None
-        problems = event_problems(user_id, interaction.session_id, item.event)
-        if problems:
-            self._dead_letter(item, f"put_events_limits: {'; '.join(problems)}")
-            return
-        full = self._batcher.add(user_id, interaction.session_id, item)
+        item.event = taken.event
+        full = self._batcher.add(taken.user_id, taken.session_id, item)
         if full is not None:
             self._ready_calls.append(full)
 
@@ -252,7 +248,16 @@ class PersonalizeSink:
                 log.info("delivery resumed", extra={"after": self._stopped_by})
                 self._stopped_by = None
                 metrics.DELIVERY_STOPPED.set(0)
-        elif outcome.verdict is Verdict.RETRYABLE:
+        elif outcome.verdict in (Verdict.RETRYABLE, Verdict.UNEXPECTED):
+            if outcome.verdict is Verdict.UNEXPECTED:
+                # Retried like a throttled call (only this call waits) and alerted on.
+                log.warning(
+                    "unexpected PutEvents error: retrying the call with backoff",
+                    extra={
+                        "error_code": outcome.error_code[:200],  # the message may hold data
+                        "attempts": call.attempts + 1,
+                    },
+                )
             call.attempts += 1
             metrics.EVENTS.labels(outcome="retried").inc(len(call.items))
             delay = backoff(
@@ -284,24 +289,42 @@ class PersonalizeSink:
                 metrics.DELIVERY_STOPPED.set(1)
             self._ready_calls.push_front(call)
 
-    def _dead_letter(self, item: Pending, reason: str) -> None:
-        """Produce to the dead-letter topic; the record is done once Kafka acknowledged it."""
+    def _dead_letter(self, item: Pending, reason: str, value: bytes | None = None) -> None:
+        """Produce to the dead-letter topic; the record is done once Kafka acknowledged it.
+
+        Cut down to fit KAFKA_MESSAGE_MAX_BYTES; one the broker still finds too large (its
+        limit is lower than the setting) is sent again as a 1 KB sample, never dropped."""
 
         def acknowledged(error: KafkaError | None, _message: Message) -> None:
             if error is not None:
                 log.warning("dead letter not acknowledged, retrying", extra={"error": str(error)})
-                self._dead_letter(item, reason)
+                smaller = None
+                if error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                    smaller = (item.value or b"")[:_SMALLEST_DEAD_LETTER_BYTES]
+                self._dead_letter(item, reason, smaller)
                 return
             metrics.EVENTS.labels(outcome="dead_lettered").inc()
             if self._epochs.get(item.partition) == item.epoch:
                 self._offsets.done(item.partition, item.offset)
 
-        self._producer.produce(
-            self._settings.interactions_dead_letter_topic,
-            item.value,
-            headers=[("dead_letter_reason", reason[:1000].encode()), ("stage", b"sink")],
-            on_delivery=acknowledged,
+        headers = [("dead_letter_reason", reason[:1000].encode()), ("stage", b"sink")]
+        original = item.value if value is None else value
+        _, fitted, fitted_headers = fit_dead_letter(
+            None, original, headers, self._settings.kafka_message_max_bytes
         )
+        if value is not None:
+            fitted_headers.append(("truncated_from_bytes", str(len(item.value or b"")).encode()))
+        while True:
+            try:
+                self._producer.produce(
+                    self._settings.interactions_dead_letter_topic,
+                    fitted,
+                    headers=fitted_headers,
+                    on_delivery=acknowledged,
+                )
+                return
+            except BufferError:  # librdkafka's queue is full: let acknowledgements drain it
+                self._producer.poll(0.1)
 
     # -- memory and duplicates bounds ----------------------------------------------------------
 

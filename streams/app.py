@@ -17,6 +17,7 @@ from faust.web import Request, Response, View
 
 from pipeline.kafka import producer_config
 from schemas import load_rules
+from streams import faust_internals, metrics
 from streams.consumer import install
 from streams.credentials import UntranslatableConfig, faust_credentials
 from streams.dedup import SeenInsertIds
@@ -28,7 +29,6 @@ from streams.weighting import Weigher
 log = logging.getLogger(__name__)
 
 SEEN_TABLE = "seen-insert-ids"
-_FALLBACK_BATCH_SECONDS = 0.05
 
 
 def create_app(settings: StreamsSettings) -> faust.App:
@@ -86,10 +86,23 @@ def create_app(settings: StreamsSettings) -> faust.App:
     async def load_seen() -> None:
         """After each recovery: fold the recovered changelog records into `seen`."""
         store = seen_table.data
-        loaded = seen.load(store.values())
+        loaded = seen.load(list(store.items()))
         for key in list(store.keys()):  # the records are in `seen` now; keep one copy
             del store[key]
         log.info("dedup memory: %d insert ids recovered, %d held", loaded, len(seen))
+        metrics.DEDUP_HELD.set(len(seen))
+
+    @app.on_partitions_assigned.connect
+    async def drop_revoked(_app: faust.App, assigned: set[TP], **_: Any) -> None:
+        """Forget the insert ids of raw partitions this worker no longer holds.
+
+        The assignment, not the revocation: an eager rebalance revokes every partition, and a
+        partition kept is not recovered again (its ids must stay)."""
+        held = {tp.partition for tp in assigned if tp.topic == settings.raw_topic}
+        dropped = seen.drop(seen.partitions() - held)
+        if dropped:
+            log.info("dedup memory: %d insert ids of revoked partitions dropped", dropped)
+        metrics.DEDUP_HELD.set(len(seen))
 
     # Room for two batches' outputs (one per raw event at most), so produce() never waits.
     room = max(100_000, 2 * settings.streams_batch_size)
@@ -103,6 +116,7 @@ def create_app(settings: StreamsSettings) -> faust.App:
             dead_letters=settings.raw_dead_letter_topic,
             seen_changelog=seen_table.changelog_topic.get_topic_name(),
         ),
+        max_record_bytes=settings.kafka_message_max_bytes,
     )
 
     @app.page("/readyz")
@@ -129,37 +143,33 @@ def create_app(settings: StreamsSettings) -> faust.App:
         try:
             await producer.delivered()  # interactions and dead letters
             processor.write_seen(seen_entries)  # only now may their insert ids count as seen
+            metrics.DEDUP_HELD.set(len(seen))
             await producer.delivered()
         except DeliveryFailed as exc:
             # Fatal: the worker stops with the batch unacknowledged; it is read again later.
             log.critical("outputs not acknowledged by Kafka: %s", exc)
             raise
 
-    if settings.streams_batching_consumer:
-        install(app, settings.raw_topic, handle)
+    faust_internals.require(app)  # refuses to start on a faust-streaming it cannot drive
+    install(app, settings.raw_topic, handle)
 
     @app.agent(raw, name="weigh")
     async def weigh(stream: faust.StreamT[bytes]) -> None:
         """Subscribes the raw topic (and co-partitions the table with it).
 
-        With STREAMS_BATCHING_CONSUMER (the default) the raw records go to `handle` before
-        they reach this stream; without it, they are processed here, the same way, slower.
+        Its records never reach this stream: the batching consumer hands each fetch to
+        `handle`. Should one arrive anyway, it is left unacknowledged (so never committed) and
+        the consumer lag grows: nothing is lost.
         """
-        batches = stream.noack_take(settings.streams_batch_size, _FALLBACK_BATCH_SECONDS)
-        async for events in batches:
-            records: dict[TP, list[Any]] = {}
-            for event in events:
-                message = event.message  # type: ignore[attr-defined]
-                records.setdefault(message.tp, []).append(message)
-            await handle(records)
-            for event in events:
-                await stream.ack(event)  # type: ignore[arg-type]
+        async for _event in stream.noack():
+            log.critical("a raw record bypassed the batching consumer: left unacknowledged")
 
     @app.timer(interval=min(3600.0, settings.streams_dedup_window_seconds / 4))
     async def expire_seen() -> None:
         expired = seen.expire(int(time.time() * 1000))
         if expired:
             log.info("forgot %d insert ids older than the dedup window", expired)
+        metrics.DEDUP_HELD.set(len(seen))
 
     return app
 

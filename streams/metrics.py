@@ -1,6 +1,6 @@
 """The stream stage's Prometheus metrics, all defined here (Faust's own sensors add theirs)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_IN = Counter("streams_events_in_total", "Raw events read from the raw topic.")
 EVENTS_OUT = Counter(
@@ -8,10 +8,17 @@ EVENTS_OUT = Counter(
 )
 FILTERED = Counter(
     "streams_events_filtered_total",
-    "Events not in the weight table, by Amplitude event type (bounded: see _label).",
+    "Events not in the weight table. Their event types are the sender's choice, so the label "
+    'is one value, "other" (kept for dashboards that group by it).',
     ["event_type"],
 )
 DEAD_LETTERS = Counter("streams_dead_letters_total", "Events dead-lettered, by reason.", ["reason"])
+UNEXPECTED_ERRORS = Counter(
+    "streams_unexpected_errors_total",
+    "Records that made the stage raise (dead-lettered as unexpected_error: a bug to look at), "
+    'by exception type (builtin types by name, others as "other").',
+    ["error"],
+)
 LAG = Histogram(
     "streams_processing_lag_seconds",
     "Now minus the event's own time, when weighted.",
@@ -24,4 +31,8 @@ DUPLICATES = Counter(
 UNTIMED = Counter(
     "streams_events_without_time_total",
     "Weighted events that carried no time at all: they were given the processing time.",
+)
+DEDUP_HELD = Gauge(
+    "streams_dedup_insert_ids",
+    "Insert ids in this worker's dedup memory: those of its partitions, within the window.",
 )

@@ -3,8 +3,16 @@
 Synchronous and broker-free (the producer is passed in), so unit tests drive it directly. The
 agent (streams/app.py) calls `process`, then awaits the producer's `delivered()`, and only then
 acknowledges the batch's offsets: at-least-once into the interactions topic.
+
+Every record ends as exactly one of: an interaction, a duplicate, a filtered type, or a dead
+letter. Whatever one record makes the stage raise (decoding, weighing, encoding, the dedup
+key) dead-letters that record as `unexpected_error: <type>: <message>` and the batch goes on;
+no output exceeds Kafka's message size (pipeline/record_size.py). Only a failure of Kafka
+itself (`DeliveryFailed`: librdkafka's queue full, a dead letter it refuses) fails the batch,
+which is then read again: no record can stop the stage.
 """
 
+import logging
 import time
 import uuid
 from collections import Counter
@@ -12,14 +20,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from confluent_kafka import KafkaException
+
+from pipeline.record_size import RECORD_OVERHEAD_BYTES, fit_dead_letter, record_size
+from schemas import limit_problem
 from streams import metrics
-from streams.dedup import SeenInsertIds, encode_entries
+from streams.dedup import SeenInsertIds, changelog_key, chunk_entries
+from streams.producer import DeliveryFailed
 from streams.records import interaction_encoder
 from streams.weighting import DeadLetter, Filtered, Weigher
 
-# Amplitude has many event types and the filtered counter is labelled by type: past this many
-# distinct names, the rest are counted as "other" so the label stays of low cardinality.
-MAX_FILTERED_LABELS = 200
+log = logging.getLogger(__name__)
+
+# Filtered events are outside the rules, so their event_type is anything a sender chose: the
+# counter's label is one value for all of them (a label never takes unbounded input).
+FILTERED_LABEL = "other"
+_DETAIL_CHARS = 1000
+_DEFAULT_MAX_BYTES = 1_000_000
 
 
 @dataclass
@@ -55,15 +72,15 @@ class BatchProcessor:
         seen: SeenInsertIds,
         output: Output,
         to: Destinations,
-        seen_output: Output | None = None,
+        max_record_bytes: int = _DEFAULT_MAX_BYTES,
     ) -> None:
-        """`seen_output` writes the dedup entries (default: `output`)."""
+        """`max_record_bytes`: Kafka's message size (KAFKA_MESSAGE_MAX_BYTES), no output is
+        larger."""
         self._weigher = weigher
         self._seen = seen
         self._output = output
-        self._seen_output = seen_output or output
         self._to = to
-        self._filtered_labels: set[str] = set()
+        self._max_bytes = max_record_bytes
         self._instance = uuid.uuid4().hex[:12]  # changelog keys: unique across workers
         self._sequence = 0
 
@@ -79,40 +96,53 @@ class BatchProcessor:
         seen, remember = self._seen.seen, self._seen.remember
         encode = interaction_encoder.encode
         observe_lag = metrics.LAG.observe
+        max_bytes = self._max_bytes
         now_ms = int(time.time() * 1000)
-        events_in = duplicates = untimed = 0
+        events_in = duplicates = filtered = untimed = 0
         out: Counter[str] = Counter()
-        filtered: Counter[str] = Counter()
         dead: Counter[str] = Counter()
         entries = SeenEntries(now_ms, {})
         for partition, key, value in batch:
             events_in += 1
-            outcome = weigh(value, now_ms)
-            if isinstance(outcome, Filtered):
-                filtered[outcome.event_type] += 1
-                continue
-            if isinstance(outcome, DeadLetter):
-                dead[outcome.reason] += 1
-                produce(
-                    to.dead_letters,
-                    value,
-                    key,
-                    headers=[
-                        ("dead_letter_reason", outcome.reason.encode()),
-                        ("dead_letter_detail", outcome.detail[:1000].encode()),
-                        ("stage", b"streams"),
-                    ],
-                )
-                continue
-            interaction, dedup_key = outcome.interaction, outcome.dedup_key
-            if dedup_key is not None:  # (actor, insert id): two users' equal ids are not one
-                if seen(dedup_key, now_ms):
+            try:
+                outcome = weigh(value, now_ms)
+                if isinstance(outcome, Filtered):
+                    filtered += 1
+                    continue
+                if isinstance(outcome, DeadLetter):
+                    self._dead_letter(key, value, outcome.reason, outcome.detail)
+                    dead[outcome.reason] += 1
+                    continue
+                interaction, dedup_key = outcome.interaction, outcome.dedup_key
+                problem = limit_problem(interaction)
+                if problem is not None:
+                    reason = "invalid_time" if problem.startswith("timestamp_ms") else "id_limits"
+                    self._dead_letter(key, value, reason, problem)
+                    dead[reason] += 1
+                    continue
+                # Encoded before the dedup memory is touched: encoding may raise, and the
+                # record is then a dead letter, not remembered as emitted.
+                record, record_key = encode(interaction), interaction.key.encode()
+                if len(record) + len(record_key) + RECORD_OVERHEAD_BYTES > max_bytes:
+                    detail = f"interaction of {len(record)} bytes > {max_bytes}"
+                    self._dead_letter(key, value, "record_too_large", detail)
+                    dead["record_too_large"] += 1
+                    continue
+                # (actor, insert id): two users' equal ids are not one
+                if dedup_key is not None and seen(partition, dedup_key, now_ms):
                     duplicates += 1
                     continue
-                remember(dedup_key, now_ms)
+                produce(to.interactions, record, record_key)
+            except DeliveryFailed:
+                raise  # Kafka's failure, not the record's: the batch is read again
+            except Exception as exc:
+                self._unexpected(key, value, exc)
+                dead["unexpected_error"] += 1
+                continue
+            if dedup_key is not None:
+                remember(partition, dedup_key, now_ms)
                 entries.by_partition.setdefault(partition, []).append(dedup_key)
             untimed += outcome.untimed
-            produce(to.interactions, encode(interaction), interaction.key.encode())
             out[interaction.event_type] += 1
             observe_lag(max(0.0, now_ms / 1000 - interaction.timestamp_ms / 1000))
         if untimed:
@@ -120,41 +150,70 @@ class BatchProcessor:
         self._count(events_in, duplicates, out, filtered, dead)
         return entries
 
-    def write_seen(self, entries: SeenEntries) -> None:
-        """Queue one changelog record per source partition, on that partition.
+    def _unexpected(self, key: bytes | None, value: bytes, exc: Exception) -> None:
+        """A record made the stage raise: dead-letter it, log it once (no data: the type)."""
+        name = type(exc).__name__
+        metrics.UNEXPECTED_ERRORS.labels(error=_error_label(exc)).inc()
+        log.warning(
+            "record dead-lettered: unexpected error",
+            extra={"error_type": name, "value_bytes": len(value or b"")},
+        )
+        try:
+            detail = str(exc)[:_DETAIL_CHARS]
+        except Exception:  # a message that cannot even be rendered
+            detail = "(message not printable)"
+        self._dead_letter(key, value, "unexpected_error", f"unexpected_error: {name}: {detail}")
 
-        That is where Faust's recovery looks for it: one insert id always arrives keyed by the
-        same actor, so on the same partition. Keys are unique (never compacted away); the
-        changelog's retention removes records after the dedup window.
+    def _dead_letter(self, key: bytes | None, value: bytes, reason: str, detail: str) -> None:
+        """Queue a dead letter that fits in Kafka's message size; raise DeliveryFailed if Kafka
+        refuses it anyway (the batch is then read again rather than losing the record)."""
+        headers = [
+            ("dead_letter_reason", reason.encode()),
+            ("dead_letter_detail", detail[:_DETAIL_CHARS].encode("utf-8", "replace")),
+            ("stage", b"streams"),
+        ]
+        key, value_out, fitted = fit_dead_letter(key, value, headers, self._max_bytes)
+        try:
+            self._output.produce(self._to.dead_letters, value_out, key, headers=fitted)
+        except KafkaException as exc:
+            raise DeliveryFailed(f"dead letter refused by librdkafka: {exc}") from exc
+
+    def write_seen(self, entries: SeenEntries) -> None:
+        """Queue the changelog records of a batch's insert ids, on their source partitions.
+
+        That is where Faust's recovery looks for them: one insert id always arrives keyed by
+        the same actor, so on the same partition. As few records as fit in Kafka's message
+        size; keys are unique (never compacted away) and name the partition; the changelog's
+        retention removes records after the dedup window.
         """
-        produce, topic = self._seen_output.produce, self._to.seen_changelog
+        produce, topic = self._output.produce, self._to.seen_changelog
+        room = self._max_bytes - record_size(changelog_key(0, "x" * 64), b"")
         for partition, insert_ids in entries.by_partition.items():
-            key = f"{entries.now_ms}-{self._instance}-{self._sequence}".encode()
-            self._sequence += 1
-            produce(topic, encode_entries(entries.now_ms, insert_ids), key, partition)
+            for value in chunk_entries(entries.now_ms, insert_ids, room):
+                unique = f"{entries.now_ms}-{self._instance}-{self._sequence}"
+                self._sequence += 1
+                produce(topic, value, changelog_key(partition, unique), partition)
 
     def _count(
         self,
         events_in: int,
         duplicates: int,
         out: Counter[str],
-        filtered: Counter[str],
+        filtered: int,
         dead: Counter[str],
     ) -> None:
         metrics.EVENTS_IN.inc(events_in)
         if duplicates:
             metrics.DUPLICATES.inc(duplicates)
-        for event_type, n in out.items():
+        for event_type, n in out.items():  # a rule's canonical type: bounded by the rules
             metrics.EVENTS_OUT.labels(event_type=event_type).inc(n)
-        for event_type, n in filtered.items():
-            metrics.FILTERED.labels(event_type=self._filtered_label(event_type)).inc(n)
-        for reason, n in dead.items():
+        if filtered:
+            metrics.FILTERED.labels(event_type=FILTERED_LABEL).inc(filtered)
+        for reason, n in dead.items():  # the stage's own reason names, never input
             metrics.DEAD_LETTERS.labels(reason=reason).inc(n)
 
-    def _filtered_label(self, event_type: str) -> str:
-        labels = self._filtered_labels
-        if event_type not in labels:
-            if len(labels) >= MAX_FILTERED_LABELS:
-                return "other"
-            labels.add(event_type)
-        return event_type
+
+def _error_label(exc: Exception) -> str:
+    """A bounded label: builtin exception types by name, anything else as "other"."""
+    name = type(exc).__name__
+    return name if type(exc).__module__ == "builtins" else "other"

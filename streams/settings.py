@@ -63,12 +63,4 @@ class StreamsSettings(KafkaSettings):
             "loop longer (~10 us per event)."
         ),
     )
-    streams_batching_consumer: bool = Field(
-        default=True,
-        description=(
-            "Hand raw-topic fetches to the stage directly (streams/consumer.py). false: through "
-            "Faust's stream, 6-9x slower in bench/; an escape hatch should Faust's internals "
-            "change."
-        ),
-    )
     log_level: str = "INFO"

@@ -61,6 +61,10 @@ class Weigher:
             event = normalize(raw, now_ms, self._max_future_ms)
         except InvalidEvent as exc:
             return DeadLetter(exc.reason, exc.detail)
+        except UnicodeDecodeError as exc:  # msgspec's error for invalid UTF-8 in a string
+            return DeadLetter("undecodable_json", f"invalid UTF-8: {exc.reason}")
+        except RecursionError:  # deeper than msgspec decodes
+            return DeadLetter("undecodable_json", "nested too deeply")
         rule = self._rules.get(event.event_type)
         if rule is None:
             return Filtered(event.event_type)

@@ -413,3 +413,33 @@ async def test_an_unexpected_error_is_a_counted_500_not_a_crash(
     text = generate_latest(REGISTRY).decode()  # this process's /metrics
     assert 'ingest_requests_total{status="500"}' in text
     assert "ingest_requests_in_flight 0.0" in text
+
+
+async def test_an_event_kafka_would_refuse_is_rejected_alone(
+    kafka_settings: KafkaSettings, topic_reader: Callable[[str], TopicReader]
+) -> None:
+    """Under ingest's event limit, but with its key (the user id) over Kafka's message size:
+    produced, it would fail the whole request with a 503, every retry. Rejected alone instead."""
+    settings = IngestSettings(
+        **{**kafka_settings.model_dump(), "kafka_message_max_bytes": 10_000},
+        amplitude_webhook_secret=SECRET,
+        ingest_max_event_bytes=9_000,
+    )
+    client = await serve(settings)
+    try:
+        # 7 KB of event (under the 9 KB event limit) + its 4 KB key: over the 10 KB message.
+        wide = {**click("w" * 4_000, 1), "insert_id": "w-1", "pad": "p" * 3_000}
+        events = [click("u1", 1), wide, click("u2", 2)]
+        response = await client.post(URL, json={"events": events}, headers=AUTH)
+        assert response.status == 200, await response.text()
+        body = await response.json()
+        assert (body["accepted"], body["errors"]) == (
+            2,
+            [{"index": 1, "reason": "event_too_large"}],
+        )
+    finally:
+        await client.close()
+    assert_only(topic_reader(kafka_settings.raw_topic), [b"u1", b"u2"])
+    (dead,) = topic_reader(kafka_settings.raw_dead_letter_topic).read(1)
+    assert dict(dead.headers())["dead_letter_reason"] == b"event_too_large"
+    assert orjson.loads(dead.value())["pad"] == "p" * 3_000  # fits without its key: kept whole

@@ -4,6 +4,7 @@ flight; a clean stop and restart re-send nothing."""
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
@@ -12,7 +13,7 @@ from pipeline.broker import free_port
 from pipeline.settings import KafkaSettings
 from sinks import SinkSettings
 from tests.integration.sink_helpers import committed, interaction, produce, record
-from tests.kafka_fixture import topic_env, wait_for
+from tests.kafka_fixture import TopicReader, topic_env, wait_for
 from tests.personalize_fixture import RunningEmulator
 from tests.service_process import ServiceProcess, scraped
 
@@ -245,5 +246,89 @@ def test_unknown_tracker_fails_readiness_over_http_until_fixed(
         wait_for(lambda: personalize_emulator.stats()["events"] == 20, what="all 20 delivered")
         wait_for(lambda: committed(settings) == 20, what="all 20 committed")
         assert "sink_delivery_stopped 0.0" in metrics()
+    finally:
+        assert sink.stop() == 0
+
+
+def test_an_unexpected_error_code_is_retried_and_alerted_and_stops_nothing_else(
+    kafka_settings: KafkaSettings, personalize_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """An error code the sink does not know, for one user's calls only: that user's events are
+    retried with backoff (never dropped), everyone else's are delivered meanwhile, readiness
+    stays up, and the unexpected calls are counted for the alert."""
+    port = free_port()
+    env = {
+        **sink_env(kafka_settings, personalize_emulator, port),
+        "SINK_LINGER_SECONDS": "0.2",
+        "SINK_BACKOFF_BASE_SECONDS": "0.1",
+        "SINK_BACKOFF_MAX_SECONDS": "0.5",
+    }
+    base = f"http://127.0.0.1:{port}"
+    personalize_emulator.set_faults(
+        error_code="BrandNewException", error_status=400, error_user_id="u7"
+    )
+    sink = ServiceProcess("sink", env, f"{base}/readyz", tmp_path / "sink.log").start()
+    try:
+        produce(kafka_settings, [record(interaction(f"u{n % 20}", "s", n)) for n in range(60)])
+
+        def metrics() -> str:
+            with urllib.request.urlopen(f"{base}/metrics", timeout=2) as response:
+                return str(response.read().decode())
+
+        wait_for(
+            lambda: personalize_emulator.stats()["events"] == 57, what="all but u7's 3 delivered"
+        )
+        wait_for(
+            lambda: personalize_emulator.stats()["injected_errors"] >= 3,
+            what="u7's call retried",
+        )
+        unexpected = 'sink_put_events_calls_total{error_code="other",outcome="unexpected"}'
+        assert scraped(f"{base}/metrics", unexpected) >= 3
+        assert "sink_delivery_stopped 0.0" in metrics()
+        with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+            assert response.status == 200  # not a configuration error: delivery goes on
+
+        personalize_emulator.set_faults(error_code="")
+        wait_for(lambda: personalize_emulator.stats()["events"] == 60, what="u7's 3 delivered")
+        settings = SinkSettings(**kafka_settings.model_dump(), sink_group_id=env["SINK_GROUP_ID"])
+        wait_for(lambda: committed(settings) == 60, what="all 60 committed")
+    finally:
+        personalize_emulator.set_faults(error_code="", error_user_id="")
+        assert sink.stop() == 0
+
+
+def test_poison_records_are_dead_lettered_and_the_sink_goes_on(
+    kafka_settings: KafkaSettings,
+    personalize_emulator: RunningEmulator,
+    tmp_path: Path,
+    topic_reader: Callable[[str], TopicReader],
+) -> None:
+    """Records no stage should have written: a time past 9999 (it used to raise in the sink's
+    datetime.fromtimestamp, killing the sink, which re-read it at each restart), invalid
+    UTF-8, a lone surrogate, deep nesting. Each is dead-lettered; the good ones delivered."""
+    port = free_port()
+    env = {**sink_env(kafka_settings, personalize_emulator, port), "SINK_LINGER_SECONDS": "0.2"}
+    good = record(interaction("u1", "s", 1))[1]
+    poison = [
+        good.replace(b'"timestamp_ms":1700000000001', b'"timestamp_ms":253402300800000'),
+        good.replace(b'"timestamp_ms":1700000000001', b'"timestamp_ms":' + b"9" * 400),
+        good.replace(b'"item_id":"i1"', b'"item_id":"i\xff"'),
+        good.replace(b'"item_id":"i1"', b'"item_id":"\\ud800"'),
+        b'{"event_id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b"null",
+    ]
+    assert all(p != good for p in poison[:4])
+    records = [record(interaction(f"u{n}", "s", n)) for n in range(10)]
+    produce(kafka_settings, records[:5] + [("p", p) for p in poison] + records[5:])
+    sink = ServiceProcess("sink", env, f"http://127.0.0.1:{port}/readyz", tmp_path / "sink.log")
+    sink.start()
+    try:
+        wait_for(lambda: personalize_emulator.stats()["events"] == 10, what="the 10 good ones")
+        dead = topic_reader(kafka_settings.interactions_dead_letter_topic).read(len(poison))
+        reasons = sorted(dict(m.headers())["dead_letter_reason"].decode() for m in dead)
+        assert all(r.startswith("invalid_interaction: ") for r in reasons), reasons
+        settings = SinkSettings(**kafka_settings.model_dump(), sink_group_id=env["SINK_GROUP_ID"])
+        wait_for(lambda: committed(settings) == 10 + len(poison), what="everything committed")
+        assert sink.process.poll() is None  # alive, never restarted
     finally:
         assert sink.stop() == 0

@@ -50,18 +50,9 @@ def metric(worker: ServiceProcess, line_prefix: str) -> float:
     return scraped(worker.ready_url.replace("/readyz", "/metrics"), line_prefix)
 
 
-@pytest.fixture(params=["batching", "faust-stream"])
-def streams_worker(
-    request: pytest.FixtureRequest, kafka_settings: KafkaSettings, tmp_path: Path
-) -> Iterator[ServiceProcess]:
-    """Each test twice: the batching consumer, and Faust's own stream (the escape hatch)."""
-    batching = "true" if request.param == "batching" else "false"
-    worker = start_worker(
-        kafka_settings,
-        tmp_path,
-        f"weigher-{uuid.uuid4().hex[:8]}",
-        STREAMS_BATCHING_CONSUMER=batching,
-    )
+@pytest.fixture
+def streams_worker(kafka_settings: KafkaSettings, tmp_path: Path) -> Iterator[ServiceProcess]:
+    worker = start_worker(kafka_settings, tmp_path, f"weigher-{uuid.uuid4().hex[:8]}")
     yield worker
     worker.stop()
 
@@ -147,7 +138,7 @@ def test_aliases_map_to_the_canonical_type(
         ("item-3", "donate", 3.0),
         ("item-99", "click", 1.0),
     ]
-    assert metric(streams_worker, 'streams_events_filtered_total{event_type="DONATE"}') == 1
+    assert metric(streams_worker, 'streams_events_filtered_total{event_type="other"}') == 1
 
 
 def test_impressions_carry_their_lists_and_the_recommendation(
@@ -273,6 +264,35 @@ def test_two_workers_split_the_partitions_and_survive_a_kill(
     finally:
         one.stop()
         two.stop()
+
+
+def test_a_worker_keeps_only_the_insert_ids_of_the_partitions_it_holds(
+    kafka_settings: KafkaSettings,
+    topic_reader: Callable[[str], TopicReader],
+    tmp_path: Path,
+) -> None:
+    """The dedup memory's bound after rebalances: a second worker takes partitions over, the
+    first drops their ids, the second recovers them, and together they hold each id once."""
+    app_id = f"weigher-{uuid.uuid4().hex[:8]}"
+    reader = topic_reader(kafka_settings.interactions_topic)
+    held = "streams_dedup_insert_ids "
+    one = start_worker(kafka_settings, tmp_path, app_id, "one")
+    two = None
+    try:
+        users = [f"held-{k}" for k in range(30)]  # spread over the 3 partitions
+        produce(kafka_settings, [raw("view", user, n) for n, user in enumerate(users)])
+        reader.read(30)
+        wait_for(lambda: metric(one, held) == 30, what="30 insert ids held by the only worker")
+        two = start_worker(kafka_settings, tmp_path, app_id, "two")
+        wait_for(lambda: _ready(one) and _ready(two), 60, "both workers holding partitions")
+        wait_for(
+            lambda: 0 < metric(one, held) < 30 and metric(one, held) + metric(two, held) == 30,
+            what="the ids split between the workers, each held once",
+        )
+    finally:
+        one.stop()
+        if two is not None:
+            two.stop()
 
 
 def _ready(worker: ServiceProcess) -> bool:

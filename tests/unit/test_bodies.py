@@ -47,7 +47,6 @@ def test_ndjson_declared_or_recognised(ndjson: bool) -> None:
         (b'[{"a": 1},', False, "malformed JSON"),
         (b'{"events": 3}', False, "array"),
         (b"42", False, "must be"),
-        (b'{"user_id": "\\ud800"}', False, "malformed JSON"),
     ],
 )
 def test_malformed_bodies(body: bytes, ndjson: bool, message: str) -> None:
@@ -80,7 +79,13 @@ def test_gunzip_bad_input(data: bytes, message: str) -> None:
 INSPECT_CASES: list[tuple[Any, tuple[bytes | None, str | None]]] = [
     ({"event_type": "click", "user_id": "u", "device_id": "d"}, (b"u", None)),
     ({"event_type": "click", "device_id": "d"}, (b"d", None)),
-    ({"event_type": "click", "user_id": 5, "device_id": "d"}, (b"d", None)),
+    # The stream stage could not use it (its user id must be a string): refused here, saying so.
+    ({"event_type": "click", "user_id": 5, "device_id": "d"}, (None, "user_id_not_a_string")),
+    ({"event_type": "click", "user_id": 12345}, (None, "user_id_not_a_string")),
+    ({"event_type": "click", "user_id": ["u"]}, (None, "user_id_not_a_string")),
+    ({"event_type": "click", "user_id": None, "device_id": 7}, (None, "device_id_not_a_string")),
+    ({"event_type": "click", "user_id": "", "device_id": {}}, (None, "device_id_not_a_string")),
+    ({"event_type": "click", "user_id": None, "device_id": "d"}, (b"d", None)),
     ({"event_type": "click", "user_id": "\u00e9"}, ("\u00e9".encode(), None)),
     ("click", (None, "not_an_object")),
     ([1], (None, "not_an_object")),
@@ -117,6 +122,8 @@ def test_inlined_check_agrees_with_check_event_and_event_key(event: Any) -> None
         ({"event_type": 3, "user_id": "u"}, "missing_event_type"),
         ({"event_type": "click"}, "missing_user_and_device_id"),
         ({"event_type": "click", "user_id": ""}, "missing_user_and_device_id"),
+        ({"event_type": "click", "user_id": 42}, "user_id_not_a_string"),
+        ({"event_type": "click", "device_id": 4.2}, "device_id_not_a_string"),
     ],
 )
 def test_check_event(event: object, reason: str | None) -> None:
@@ -127,3 +134,81 @@ def test_key_prefers_user_id() -> None:
     assert event_key({"user_id": "u", "device_id": "d"}) == b"u"
     assert event_key({"device_id": "d"}) == b"d"
     assert event_key({"user_id": "", "device_id": "d"}) == b"d"
+
+
+@pytest.mark.parametrize("body", [b'{"event_type": "click", "user_id": "u"}', b'[{"a": 1}]'])
+def test_a_utf8_byte_order_mark_is_read(body: bytes) -> None:
+    assert split_events(b"\xef\xbb\xbf" + body) == split_events(body)
+
+
+def test_a_utf8_byte_order_mark_before_ndjson_is_read() -> None:
+    body = b'{"event_type": "a", "user_id": "u"}\n{"event_type": "b", "user_id": "u"}'
+    assert len(split_events(b"\xef\xbb\xbf" + body, ndjson=True)) == 2
+
+
+BAD_UTF8 = b'{"event_type": "click", "user_id": "\xff\xfe"}'
+GOOD = b'{"event_type": "click", "user_id": "u"}'
+DEEP = b'{"event_type": "click", "user_id": "u", "p": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
+@pytest.mark.parametrize(
+    ("body", "reasons"),
+    [
+        (BAD_UTF8, ["invalid_utf8"]),
+        (b'{"events": [' + BAD_UTF8 + b", " + GOOD + b"]}", ["invalid_utf8", None]),
+        (b"[" + BAD_UTF8 + b"]", ["invalid_utf8"]),
+        (BAD_UTF8 + b"\n" + GOOD, ["invalid_utf8", None]),
+    ],
+)
+def test_an_event_msgspec_cannot_hold_is_refused_alone(
+    body: bytes, reasons: list[str | None]
+) -> None:
+    """msgspec raises UnicodeDecodeError / RecursionError (not DecodeError) for these: one such
+    event is a rejected event, not a 500 for the whole request."""
+    assert [inspect_event(bytes(e), 10**6)[1] for e in split_events(body)] == reasons
+
+
+def test_declared_ndjson_refuses_a_too_deep_line_alone() -> None:
+    reasons = [inspect_event(e, 10**6)[1] for e in split_events(DEEP + b"\n" + GOOD, True)]
+    assert reasons == ["nested_too_deeply", None]
+
+
+@pytest.mark.parametrize(
+    "body", [DEEP, b'{"events": [' + DEEP + b"]}", b"[" + DEEP + b"]", DEEP + b"\n" + GOOD]
+)
+def test_a_body_nested_too_deeply_to_split_is_refused_whole(body: bytes) -> None:
+    with pytest.raises(BodyError, match="nested too deeply") as refused:
+        split_events(body)
+    assert refused.value.status == 400
+
+
+LONE = b'{"event_type": "click", "user_id": "u", "insert_id": "\\ud800"}'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"events": [' + GOOD + b", " + LONE + b'], "options": {}}',
+        b"[" + GOOD + b",\n " + LONE + b"]",
+        b'{"api_key": "k", "events": [' + GOOD + b"," + LONE + b"]}",
+    ],
+)
+def test_a_lone_surrogate_escape_sinks_only_its_event(body: bytes) -> None:
+    """msgspec refuses "\\ud800" anywhere in a body; the events are still split, byte for
+    byte, and only that one is refused (by the stream stage, which cannot decode it)."""
+    assert [bytes(e) for e in split_events(body)] == [GOOD, LONE]
+
+
+def test_a_single_event_with_a_lone_surrogate_is_one_event() -> None:
+    assert [bytes(e) for e in split_events(LONE)] == [LONE]
+    in_user_id = b'{"event_type": "click", "user_id": "\\ud800"}'  # a field ingest reads
+    assert [inspect_event(e, 1000) for e in split_events(in_user_id)] == [(None, "malformed_json")]
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" + LONE + b"] trailing", b'{"events": [' + LONE + b"}", b"[" + LONE + b" " + GOOD]
+)
+def test_malformed_bodies_with_a_lone_surrogate_are_still_400(body: bytes) -> None:
+    with pytest.raises(BodyError) as refused:
+        split_events(body)
+    assert refused.value.status == 400

@@ -86,3 +86,14 @@ def test_fields_match_the_contract() -> None:
     from sinks.interaction_decoder import _Strict
 
     assert _Strict.__struct_fields__ == tuple(Interaction.model_fields)
+
+
+def test_invalid_utf8_and_deep_nesting_are_invalid_interactions() -> None:
+    """msgspec raises UnicodeDecodeError (not DecodeError) for invalid UTF-8 in a string."""
+    import pytest
+
+    from sinks.interaction_decoder import InvalidInteraction, decode_interaction
+
+    for value in (b'{"event_id": "\xff\xfe"}', b'{"event_id": ' + b"[" * 100_000 + b"}"):
+        with pytest.raises(InvalidInteraction):
+            decode_interaction(value)

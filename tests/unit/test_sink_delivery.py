@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 
 from pipeline.logs import JsonFormatter
 from pipeline.service_model import validate
-from sinks.delivery import Verdict, backoff, classify
+from sinks.delivery import Verdict, backoff, classify, code_label
 from sinks.personalize_client import _shapes, event_problems
 from sinks.rate_limit import RateLimiter
 
@@ -26,6 +26,7 @@ def client_error(code: str, status: int) -> ClientError:
 def test_classification() -> None:
     assert classify(client_error("ThrottlingException", 400))[0] is Verdict.RETRYABLE
     assert classify(client_error("ServiceUnavailable", 503))[0] is Verdict.RETRYABLE
+    assert classify(client_error("InternalFailure", 500))[0] is Verdict.RETRYABLE
     assert classify(client_error("Whatever", 500))[0] is Verdict.RETRYABLE
     assert classify(client_error("", 429))[0] is Verdict.RETRYABLE
     assert classify(EndpointConnectionError(endpoint_url="http://x"))[0] is Verdict.RETRYABLE
@@ -34,10 +35,49 @@ def test_classification() -> None:
         "InvalidInputException",
         "m",
     )
-    for code in ("ResourceNotFoundException", "UnrecognizedClientException", "AccessDenied"):
-        assert classify(client_error(code, 400))[0] is Verdict.FATAL
-    assert classify(client_error("SomethingNew", 403))[0] is Verdict.FATAL  # keep the data
+    assert classify(client_error("ValidationException", 400))[0] is Verdict.POISON
+    for code in (
+        "ResourceNotFoundException",
+        "UnrecognizedClientException",
+        "AccessDeniedException",
+        "AccessDenied",
+        "ExpiredTokenException",
+        "InvalidSignatureException",
+    ):
+        assert classify(client_error(code, 400))[0] is Verdict.FATAL, code
     assert classify(NoCredentialsError())[0] is Verdict.FATAL
+    # Anything else is retried with backoff and alerted on: neither dropped nor stopping all.
+    assert classify(client_error("SomethingNew", 403))[0] is Verdict.UNEXPECTED
+    assert classify(client_error("", 418))[0] is Verdict.UNEXPECTED
+    assert classify(RuntimeError("a bug"))[0] is Verdict.UNEXPECTED
+
+
+def test_every_code_botocores_standard_mode_retries_is_retryable_here() -> None:
+    """botocore's own lists (retries/standard.py): a botocore upgrade adding codes fails here."""
+    from botocore.retries import standard
+
+    for code in standard.ThrottledRetryableChecker._THROTTLED_ERROR_CODES:
+        assert classify(client_error(code, 400))[0] is Verdict.RETRYABLE, code
+    for code in standard.TransientRetryableChecker._TRANSIENT_ERROR_CODES:
+        assert classify(client_error(code, 400))[0] is Verdict.RETRYABLE, code
+    for status in standard.TransientRetryableChecker._TRANSIENT_STATUS_CODES:
+        assert classify(client_error("Unheard", status))[0] is Verdict.RETRYABLE, status
+
+
+def test_putevents_modelled_errors_are_classified() -> None:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("personalize-events")
+    for shape in model.operation_model("PutEvents").error_shapes:
+        assert classify(client_error(shape.name, 400))[0] is Verdict.POISON
+
+
+def test_error_code_labels_are_bounded() -> None:
+    assert code_label(client_error("ThrottlingException", 400), "ThrottlingException") == (
+        "ThrottlingException"
+    )
+    assert code_label(client_error("x" * 10_000, 400), "x" * 10_000) == "other"
+    assert code_label(RuntimeError(), "RuntimeError") == "RuntimeError"
 
 
 def test_backoff_is_exponential_capped_and_jittered() -> None:

@@ -1,0 +1,72 @@
+"""The Faust internals streams/consumer.py builds on, checked before the worker starts.
+
+The batching consumer overrides and calls private parts of faust-streaming's aiokafka
+consumer. A faust-streaming release that renames or reshapes one of them would make the stage
+silently stop intercepting (or lose) records, so the worker refuses to start instead, naming
+what is missing and the installed version. tests/unit/test_faust_internals.py runs the check
+against the pinned version and against a consumer class with a part removed.
+"""
+
+import inspect
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+# name -> what it must be on faust.transport.drivers.aiokafka.Consumer.
+_CONSUMER_PARTS = {
+    "_wait_next_records": "coroutine (self, timeout) -> (records, active partitions)",
+    "_to_message": "method (tp, record) -> message",
+    "ack": "method (message) -> bool",
+    "_read_offset": "attribute: per partition, the last offset read",
+    "flow_active": "attribute: False while a rebalance stops the flow",
+    "should_stop": "attribute: True once the consumer is stopping",
+    "_unacked_messages": "attribute: the set Faust's stop and rebalance wait to drain",
+}
+
+
+def _has_attribute(cls: type, name: str) -> bool:
+    """Set in __init__ but declared on a class of the MRO (an annotation), or a class value."""
+    return hasattr(cls, name) or any(
+        name in vars(k).get("__annotations__", {}) for k in cls.__mro__
+    )
+
+
+def missing_parts(consumer_class: type, app: Any = None) -> list[str]:
+    """What the batching consumer needs and `consumer_class` (and `app`) lack; empty: all."""
+    missing = []
+    for name, what in _CONSUMER_PARTS.items():
+        if not _has_attribute(consumer_class, name):
+            missing.append(f"Consumer.{name} ({what})")
+    for name in ("_wait_next_records", "_to_message", "ack"):
+        if _has_attribute(consumer_class, name) and not callable(getattr(consumer_class, name)):
+            missing.append(f"Consumer.{name} is not a method")
+    wait = getattr(consumer_class, "_wait_next_records", None)
+    if callable(wait):
+        if not inspect.iscoroutinefunction(wait):
+            missing.append("Consumer._wait_next_records is not a coroutine function")
+        elif "timeout" not in inspect.signature(wait).parameters:
+            missing.append("Consumer._wait_next_records(timeout) has no `timeout` parameter")
+    if app is not None:
+        if not hasattr(app, "consumer_generation_id"):
+            missing.append("App.consumer_generation_id (the rebalance generation)")
+        if not hasattr(getattr(app, "transport", None), "Consumer"):
+            missing.append("App.transport.Consumer (the consumer class the app builds)")
+    return missing
+
+
+def require(app: Any = None, consumer_class: type | None = None) -> None:
+    """Refuse to start (SystemExit with what is missing) when the internals are not there."""
+    if consumer_class is None:
+        from faust.transport.drivers.aiokafka import Consumer
+
+        consumer_class = Consumer
+    missing = missing_parts(consumer_class, app)
+    if missing:
+        try:
+            installed = version("faust-streaming")
+        except PackageNotFoundError:
+            installed = "unknown"
+        raise SystemExit(
+            f"faust-streaming {installed} lacks what the stream stage's batching consumer "
+            f"(streams/consumer.py) relies on: {'; '.join(missing)}. Install the version "
+            "pinned in pyproject.toml, or adapt streams/consumer.py to this one."
+        )
