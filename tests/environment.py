@@ -21,6 +21,7 @@ def service_variables() -> set[str]:
     from backfill import BackfillSettings
     from emulator import EmulatorSettings
     from ingest import IngestSettings
+    from personalize import PersonalizeSetupSettings
     from recommendations import RecommendationsSettings
     from sinks import SinkSettings
     from sinks.history_settings import HistorySettings
@@ -34,6 +35,7 @@ def service_variables() -> set[str]:
         RecommendationsSettings,
         HistorySettings,
         BackfillSettings,
+        PersonalizeSetupSettings,
     ):
         names |= {name.upper() for name in settings.model_fields}
     return names

@@ -23,7 +23,7 @@ from tests.kafka_fixture import wait_for
 def event_id(event: dict[str, object]) -> str:
     """The eventId Personalize receives for an event: from its actor and insert id, by the
     stream stage's own normaliser (schemas/amplitude.py)."""
-    key = normalize(orjson.dumps(event), int(time.time() * 1000), 86_400_000).dedup_key()
+    key = normalize(orjson.dumps(event), int(time.time() * 1000), 86_400_000).dedup_key
     assert key is not None, "the event has no insert id"
     return scoped_id(key)
 

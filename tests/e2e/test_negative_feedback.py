@@ -18,7 +18,9 @@ _POLLS = itertools.count()
 def recommended(stack: LocalStack, user: str, query: str = "") -> list[str]:
     count = 100 + next(_POLLS) % 400  # a new num_results asks Personalize, not the cache
     url = f"http://127.0.0.1:{stack.ports.recommendations}/recommendations/{user}"
-    with urllib.request.urlopen(f"{url}?num_results={count}{query}", timeout=5) as response:
+    bearer = {"Authorization": f"Bearer {stack.api_token}"}
+    request = urllib.request.Request(f"{url}?num_results={count}{query}", headers=bearer)
+    with urllib.request.urlopen(request, timeout=5) as response:
         body: dict[str, Any] = orjson.loads(response.read())
     return [item["item_id"] for item in body["items"]]
 

@@ -1,8 +1,6 @@
 """The lean sender's keep-alive connections against a real HTTP server over TCP: reuse, a
 server that closes, timeouts and resets, each failure raised as botocore's own exception."""
 
-import datetime
-import ipaddress
 import socket
 import ssl
 import threading
@@ -20,6 +18,7 @@ from botocore.exceptions import (
 
 from pipeline.broker import free_port
 from sinks.keepalive_http import KeepAliveHTTP
+from tests.certificates import install, self_signed
 from tests.integration.sink_helpers import client_settings
 from tests.kafka_fixture import wait_for
 
@@ -151,46 +150,9 @@ def test_each_thread_has_its_own_connection(server: _Server) -> None:
     assert server.connections == 4
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 that signs itself (so it can be its own trust anchor)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[_Server, Path]]:
-    cert_file, key_file = _self_signed(tmp_path)
+    cert_file, key_file = install(tmp_path, self_signed("127.0.0.1"))
     httpd = _Server(("127.0.0.1", free_port()), _Handler)
     httpd.connections = httpd.closed = 0
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -11,16 +11,9 @@ import jsonschema
 import pytest
 import yaml
 
-from backfill import BackfillSettings
-from emulator import EmulatorSettings
-from ingest import IngestSettings
-from personalize import PersonalizeSetupSettings
 from pipeline.broker import kafka_version
 from pipeline.settings import KafkaSettings
-from recommendations import RecommendationsSettings
-from sinks import SinkSettings
-from sinks.history_settings import HistorySettings
-from streams import StreamsSettings
+from tests.environment import service_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
@@ -34,18 +27,8 @@ LIBRARY_VARIABLES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_
 
 
 def known_variables() -> set[str]:
-    names = {f"EMULATOR_{name}".upper() for name in EmulatorSettings.model_fields}
-    for settings in (
-        IngestSettings,
-        StreamsSettings,
-        SinkSettings,
-        RecommendationsSettings,
-        HistorySettings,
-        BackfillSettings,
-        PersonalizeSetupSettings,
-    ):
-        names |= {name.upper() for name in settings.model_fields}
-    return names | LIBRARY_VARIABLES
+    """Every variable a service's settings class reads, and the libraries' AWS credentials."""
+    return service_variables() | LIBRARY_VARIABLES
 
 
 def test_every_service_is_there() -> None:
