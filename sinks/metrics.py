@@ -53,6 +53,7 @@ UNEXPECTED_RECORD_ERRORS = Counter(
     'by name, others as "other").',
     ["error"],
 )
+UNEXPECTED_RECORD_ERRORS.labels(error="other")  # the series exists (at 0) before any error
 DELIVERY_LOG_FAILURES = Counter(
     "sink_delivery_log_failures_total",
     "Delivery-log records Kafka did not store (their calls would be re-sent after a crash).",

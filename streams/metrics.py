@@ -19,6 +19,7 @@ UNEXPECTED_ERRORS = Counter(
     'by exception type (builtin types by name, others as "other").',
     ["error"],
 )
+UNEXPECTED_ERRORS.labels(error="other")  # the series exists (at 0) before any error
 LAG = Histogram(
     "streams_processing_lag_seconds",
     "Now minus the event's own time, when weighted.",

@@ -114,6 +114,19 @@ def traffic(stack: LocalStack) -> None:
         event("scroll_impression", 91, impression=["x" * 300]),
     ]
     assert post(stack, {"events": unusable}) == 200
+    # A call Personalize refuses as invalid (the emulator's fault, for this user only): the
+    # sink dead-letters it.
+    faults = urllib.request.Request(
+        f"http://127.0.0.1:{stack.ports.emulator}/_emulator/faults",
+        data=orjson.dumps(
+            {"error_code": "InvalidInputException", "error_status": 400, "error_user_id": "obs-bad"}
+        ),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(faults, timeout=10) as response:
+        assert response.status == 200
+    refused = {**event("click", 92), "user_id": "obs-bad", "insert_id": "obs-refused"}
+    assert post(stack, {"events": [refused]}) == 200
     assert post(stack, {"events": good[:1]}, secret="wrong") == 401
     # A miss, then a hit: for a user of no events above, whose interactions would invalidate
     # the cached answer between the two (a race the panel's data depended on).
