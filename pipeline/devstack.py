@@ -12,6 +12,7 @@ uses is its own, so a local or test run never reads production's events nor comm
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -90,6 +91,8 @@ class LocalStack:
     log_dir: Path | None = None
     history_dir: Path = field(default_factory=lambda: Path(".history").resolve())
     services: tuple[str, ...] = SERVICES
+    # The embedded broker's port (None: a free one); `make run` asks for Kafka's usual 9092.
+    kafka_port: int | None = None
     # The recommendations API's bearer token (RECOMMENDATIONS_API_TOKENS wins when exported).
     api_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     _broker: EmbeddedKafka | None = None
@@ -163,7 +166,8 @@ class LocalStack:
     def start(self, timeout: float = 60.0) -> "LocalStack":
         self._data_dir = tempfile.TemporaryDirectory(prefix="pipeline-dev-")
         if self.bootstrap is None:
-            self._broker = EmbeddedKafka()  # assigned first: stop() stops a half-started one
+            # Assigned first: stop() stops a half-started one.
+            self._broker = EmbeddedKafka(port=self.kafka_port)
             self._broker.start()
             self.bootstrap = self._broker.bootstrap_servers
         else:  # someone else's cluster, perhaps production's: use names of this run's own
@@ -266,6 +270,16 @@ class LocalStack:
             self._data_dir.cleanup()
 
 
+def port_is_free(port: int) -> bool:
+    """True when nothing listens on `port` of loopback (so a broker can bind it)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def answers_ok(url: str) -> bool:
     """True when `url` answers 200 within a second (a service's probe)."""
     try:
@@ -283,7 +297,9 @@ def main() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)  # SIGINT raises KeyboardInterrupt already
-    stack = LocalStack(bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    # Kafka's usual port when it is free, so the README's kcat and consumer examples work.
+    kafka_port = 9092 if port_is_free(9092) else None
+    stack = LocalStack(bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), kafka_port=kafka_port)
     try:
         stack.start()
         print(banner(stack), flush=True)

@@ -148,7 +148,9 @@ class EmbeddedKafka:
         config: Mapping[str, str] | None = None,
         heap: str | None = None,
         listeners: Mapping[str, str] | None = None,
+        port: int | None = None,
     ) -> None:
+        """`port`: the first node's PLAINTEXT port (default: a free one)."""
         self.host = host
         self.config = dict(config or {})
         self.heap = heap or ("512m" if brokers == 1 else "384m")
@@ -157,7 +159,7 @@ class EmbeddedKafka:
         self._nodes = [
             _Node(
                 i + 1,
-                free_port(),
+                (port if i == 0 and port else free_port()),
                 free_port(),
                 Path(),
                 None,
