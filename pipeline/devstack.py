@@ -251,7 +251,16 @@ class LocalStack:
     def check_alive(self) -> None:
         for name, process in self._processes.items():
             if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {process.returncode}")
+                raise RuntimeError(
+                    f"{name} exited with code {process.returncode}{self._last_lines(name)}"
+                )
+
+    def _last_lines(self, name: str, count: int = 20) -> str:
+        """The end of a service's log (when it has one), for the error that says it died."""
+        if self.log_dir is None or not (self.log_dir / f"{name}.log").exists():
+            return ""
+        lines = (self.log_dir / f"{name}.log").read_text(errors="replace").splitlines()
+        return "; the end of its log:\n" + "\n".join(lines[-count:])
 
     def stop(self) -> None:
         for process in reversed(list(self._processes.values())):

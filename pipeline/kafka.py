@@ -62,12 +62,16 @@ def admin_client(settings: KafkaSettings) -> AdminClient:
     )
 
 
-def create_topics(admin: AdminClient, topics: list[NewTopic], timeout: float = 30.0) -> None:
+def create_topics(
+    admin: AdminClient, topics: list[NewTopic], timeout: float = 30.0
+) -> dict[str, TopicDescription]:
     """Create the topics that do not exist yet (existing ones are left alone, as they are),
-    and return once every one is served with a leader for each partition.
+    and return each one's description once it is served with a leader for each partition.
 
     Kafka answers CreateTopics once the controller has the topic; the brokers learn of it a
-    moment later, and until then DescribeTopics shows it with no partitions."""
+    moment later, each on its own, and until then DescribeTopics (answered by any broker)
+    shows it with no partitions. So the description to act on is the one seen served here,
+    not a later DescribeTopics, which may reach a broker that has not caught up."""
     deadline = time.monotonic() + timeout
     for name, future in admin.create_topics(topics, operation_timeout=timeout).items():
         try:
@@ -76,23 +80,26 @@ def create_topics(admin: AdminClient, topics: list[NewTopic], timeout: float = 3
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
+    served: dict[str, TopicDescription] = {}
     for topic in topics:
-        while not _served(admin, topic.topic, max(0.1, deadline - time.monotonic())):
+        while (description := _served(admin, topic.topic, deadline)) is None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"topic {topic.topic!r} not served after {timeout}s")
             time.sleep(0.05)  # a state of the cluster to poll, with a deadline
+        served[topic.topic] = description
+    return served
 
 
-def _served(admin: AdminClient, topic: str, timeout: float) -> bool:
+def _served(admin: AdminClient, topic: str, deadline: float) -> TopicDescription | None:
     try:
-        description = describe_topic(admin, topic, timeout)
+        description = describe_topic(admin, topic, max(0.1, deadline - time.monotonic()))
     except KafkaException:
-        return False  # e.g. the leader is being elected: asked again
-    return (
-        description is not None
-        and all(p.leader is not None for p in description.partitions)
-        and bool(description.partitions)
-    )
+        return None  # e.g. the leader is being elected: asked again
+    if description is None or not description.partitions:
+        return None
+    if any(p.leader is None for p in description.partitions):
+        return None
+    return description
 
 
 def describe_topic(

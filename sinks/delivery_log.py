@@ -146,9 +146,7 @@ class DeliveryLog:
             self._settings.topic_replication_factor,
             config={**TOPIC_CONFIG, **self._settings.min_insync_replicas_config()},
         )
-        create_topics(admin, [new], timeout)
-        existing = describe_topic(admin, self.topic, timeout)
-        have = 0 if existing is None else len(existing.partitions)
+        have = len(create_topics(admin, [new], timeout)[self.topic].partitions)
         if have < wanted:
             raise SystemExit(
                 f"the delivery log topic {self.topic!r} has {have} partitions and the "

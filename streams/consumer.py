@@ -1,18 +1,22 @@
 """Faust's Kafka consumer, handing the raw topic to the stage a fetched batch at a time.
 
 Faust delivers each message through its conductor, an Event, a channel queue and the stream
-iterator: ~70 us of Python per event before any work (shared/reference/performance.md;
-measured here: 8.9k events/s, ~110 us an event, with batched processing behind
-`stream.noack_take`). This consumer
-keeps everything else of Faust (group membership and its partition assignor, table recovery,
-commits of acknowledged offsets, rebalances) and intercepts only the raw topic's records right
-after a fetch: `handler` processes them as one batch, and they are acknowledged to Faust's offset
-tracking only after it returns (so only after Kafka acknowledged their outputs); while it runs
-they count as in flight, so a stop or a rebalance waits for them. Records of
-other topics (the dedup table's changelog during recovery) follow Faust's usual path.
+iterator: ~110 us of Python per event before any work (measured here: 8.9k events/s with
+batched processing behind `stream.noack_take`). This consumer keeps everything else of Faust
+(group membership and its partition assignor, table recovery, commits of acknowledged offsets,
+rebalances) and intercepts only the raw topic's records right after a fetch: `handler`
+processes them as one batch, and they are acknowledged to Faust's offset tracking only after it
+returns (so only after Kafka acknowledged their outputs). Records of other topics (the dedup
+table's changelog during recovery) follow Faust's usual path.
 
-Built on Faust internals (`_wait_next_records`, `_to_message`, `ack`, `_unacked_messages`) of
-the pinned faust-streaming version; tests/integration/test_streams.py covers it end to end.
+A handover or a graceful stop re-emits nothing: both first let the batches in flight finish,
+then commit what they acknowledged, and only then let Faust go on (see `on_partitions_revoked`
+and `on_stop` for what Faust alone would lose).
+
+Built on Faust internals (`_wait_next_records`, `_to_message`, `ack`, `_unacked_messages`,
+`force_commit`, `maybe_wait_for_commit_to_finish`) of the pinned faust-streaming version,
+checked at start-up by streams/faust_internals.py; tests/integration/test_streams.py covers it
+end to end.
 """
 
 import asyncio
@@ -30,6 +34,37 @@ class BatchingConsumer(Consumer):
 
     batch_topic: str | None = None
     batch_handler: BatchHandler | None = None
+    # How long a handover or a stop waits for the batches in flight. A batch waits only for
+    # Kafka to acknowledge its outputs, which librdkafka bounds by its delivery timeout.
+    finish_timeout: float = 30.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._batches: set[asyncio.Future[None]] = set()
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        """Finish and commit the batches in flight, then let Faust revoke.
+
+        Faust's revocation first forgets what it recorded as acknowledged for the revoked
+        partitions and only then waits for messages in flight and commits, so every offset
+        acknowledged since its last periodic commit would be read again by the partitions'
+        next owner, and every one of those events re-emitted. (Eager rebalancing revokes every
+        partition, so this is every rebalance.)"""
+        if not self.should_stop:  # else on_stop does it
+            await self._commit_finished_batches()
+        await super().on_partitions_revoked(revoked)
+
+    async def on_stop(self) -> None:
+        """Finish and commit the batches in flight before Faust's own stop, which does not
+        wait for them: by then the fetcher task they were started from is cancelled."""
+        await self._commit_finished_batches()
+        await super().on_stop()
+
+    async def _commit_finished_batches(self) -> None:
+        if self._batches:
+            await asyncio.wait(set(self._batches), timeout=self.finish_timeout)
+        await self.maybe_wait_for_commit_to_finish()  # a periodic commit may be under way
+        await self.force_commit()
 
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:  # noqa: ASYNC109
         records, active_partitions = await super()._wait_next_records(timeout)
@@ -43,16 +78,16 @@ class BatchingConsumer(Consumer):
         if active_partitions is not None:
             mine = {tp: batch for tp, batch in mine.items() if tp in active_partitions}
         if mine and self.flow_active and not self.should_stop:
-            # A stop cancels the fetcher task this runs in, and a stop or a revocation then
-            # waits (Faust's wait_empty) for the messages it tracks to be acknowledged, and
-            # commits them. So the batch is tracked, and handled in a task of its own that a
-            # cancellation does not reach, so a graceful stop or handover finishes it. (Known
-            # gap: a join plus a SIGTERM mid-flow still re-emitted hundreds of acknowledged
-            # events, dedup off; they are dropped by the dedup memory within its window.)
+            # Handled in a task of its own, which the cancellation of the fetcher task this
+            # runs in (a stop) does not reach: a handover or a stop waits for it (above), and
+            # Faust's wait for tracked messages sees it too.
             messages = {tp: [self._to_message(tp, r) for r in batch] for tp, batch in mine.items()}
             for batch_messages in messages.values():
                 self._unacked_messages.update(batch_messages)
-            await asyncio.shield(asyncio.ensure_future(self._handle(handler, mine, messages)))
+            batch = asyncio.ensure_future(self._handle(handler, mine, messages))
+            self._batches.add(batch)
+            batch.add_done_callback(self._batches.discard)
+            await asyncio.shield(batch)
         # Else (flow stopped for a rebalance): dropped unprocessed, and Faust seeks every
         # partition back to its committed offset before the flow resumes.
         return others, active_partitions

@@ -20,6 +20,10 @@ _CONSUMER_PARTS = {
     "flow_active": "attribute: False while a rebalance stops the flow",
     "should_stop": "attribute: True once the consumer is stopping",
     "_unacked_messages": "attribute: the set Faust's stop and rebalance wait to drain",
+    "on_partitions_revoked": "coroutine (revoked): forgets the revoked partitions' acks",
+    "on_stop": "coroutine (): Faust's own stop, which commits what is acknowledged",
+    "force_commit": "coroutine (): commits every acknowledged offset",
+    "maybe_wait_for_commit_to_finish": "coroutine (): waits for a commit under way",
 }
 
 

@@ -13,7 +13,6 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from pipeline.broker import EmbeddedKafka
 from pipeline.kafka import create_topics
-from sinks.delivery_log import TOPIC_CONFIG
 from tests.kafka_fixture import wait_for
 
 BROKERS = 3
@@ -50,23 +49,6 @@ def create_led_by(cluster: EmbeddedKafka, leader: int, topics: list[str], partit
             )
             for t in topics
         ],
-    )
-
-
-def create_delivery_log(
-    bootstrap: str, interactions_topic: str, group: str, partitions: int
-) -> None:
-    """Create the sink's delivery-log topic before the sink starts. A workaround, until the sink
-    waits for it: its start-up check describes the topic right after CreateTopics, and Kafka's
-    metadata may not list the new partitions yet ("has 0 partitions", tests/integration/
-    test_sink.py)."""
-    client = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
-    name = f"{interactions_topic}.{group}.delivered"
-    create_topics(client, [NewTopic(name, partitions, -1, config=TOPIC_CONFIG)])
-    wait_for(
-        lambda: len(client.list_topics(name, timeout=5).topics[name].partitions) == partitions,
-        30,
-        f"{name} in the metadata",
     )
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.broker import EmbeddedKafka
 from pipeline.devstack import DEV_SECRET, LocalStack, Ports, answers_ok
-from tests.kafka_cluster import create_delivery_log, create_led_by, leaders, wait_fully_replicated
+from tests.kafka_cluster import create_led_by, leaders, wait_fully_replicated
 from tests.kafka_fixture import wait_for
 from tests.webhook_load import WebhookLoad, emulator_event_ids, emulator_stats
 
@@ -51,9 +51,6 @@ def test_broker_kill_two_down_and_rolling_restart_lose_nothing(
     kafka_cluster: EmbeddedKafka, tmp_path: Path
 ) -> None:
     create_led_by(kafka_cluster, 1, [RAW, INTERACTIONS], PARTITIONS)
-    create_delivery_log(
-        kafka_cluster.bootstrap_servers, INTERACTIONS, ENV["SINK_GROUP_ID"], PARTITIONS
-    )
     stack = LocalStack(
         ports=Ports.free(),
         bootstrap=kafka_cluster.bootstrap_servers,

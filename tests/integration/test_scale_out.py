@@ -11,7 +11,6 @@ import pytest
 from pipeline.broker import free_port
 from pipeline.devstack import answers_ok
 from pipeline.settings import KafkaSettings
-from tests.kafka_cluster import create_delivery_log
 from tests.kafka_fixture import topic_env, wait_for
 from tests.personalize_fixture import RunningEmulator
 from tests.service_process import ServiceProcess, scraped
@@ -75,12 +74,6 @@ def test_two_of_each_share_survive_a_kill_and_take_a_third_without_loss(
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
     }
-    create_delivery_log(
-        kafka_settings.kafka_bootstrap_servers,
-        kafka_settings.interactions_topic,
-        env["SINK_GROUP_ID"],
-        kafka_settings.topic_partitions,
-    )
     ingest_port, ingest_internal = free_port(), free_port()
     ingest = ServiceProcess(
         "ingest",

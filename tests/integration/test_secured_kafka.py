@@ -30,7 +30,6 @@ from pipeline.broker import EmbeddedKafka, free_port
 from pipeline.devstack import answers_ok
 from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
-from tests.kafka_cluster import create_delivery_log
 from tests.kafka_fixture import TopicReader, committed_total, wait_for
 from tests.personalize_fixture import RunningEmulator
 from tests.service_process import ServiceProcess
@@ -94,9 +93,6 @@ class Pipeline:
         )
         ensure_topics(self.topics)
         self.groups = {"streams": f"weigher-{suffix}", "sink": f"sink-{suffix}"}
-        create_delivery_log(
-            broker.bootstrap_servers, self.topics.interactions_topic, self.groups["sink"], 3
-        )
         self.history_dir = tmp_path / f"history-{suffix}"
         self.history_dir.mkdir()
         env = {

@@ -3,8 +3,10 @@
 import os
 import subprocess
 import sys
+import threading
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -362,3 +364,66 @@ def test_faust_table_and_router_views_are_off_unless_asked_for(
         assert answers_ok(base + "/metrics")
     finally:
         assert worker.stop() == 0
+
+
+def test_a_handover_and_a_graceful_stop_mid_flow_re_emit_nothing(
+    kafka_settings: KafkaSettings,
+    topic_reader: Callable[[str], TopicReader],
+    tmp_path: Path,
+) -> None:
+    """A second worker joining (a rebalance) and the first one's SIGTERM, each while events
+    flow and a batch is in flight: every raw event comes out exactly once, and not thanks to
+    the dedup memory (shortened to half a second, it cannot hide a re-read batch)."""
+    app_id = f"weigher-{uuid.uuid4().hex[:8]}"
+    reader = topic_reader(kafka_settings.interactions_topic)
+    users = [f"flow-{k}" for k in range(50)]
+    # Small batches, each awaiting Kafka's acknowledgement: while events flow, a batch is in
+    # flight nearly all the time, so the join and the stop each meet one.
+    small = {"STREAMS_BATCH_SIZE": "2", "STREAMS_DEDUP_WINDOW_SECONDS": "0.5"}
+    one = start_worker(kafka_settings, tmp_path, app_id, "one", **small)
+    two: ServiceProcess | None = None
+    flowing, produced = threading.Event(), [0]
+
+    def flow() -> None:
+        producer = Producer({"bootstrap.servers": kafka_settings.kafka_bootstrap_servers})
+        n = 0
+        while flowing.is_set():
+            for _ in range(20):
+                key, value = raw("view", users[n % len(users)], n)
+                producer.produce(kafka_settings.raw_topic, value, key)
+                n += 1
+            assert producer.flush(10) == 0
+            produced[0] = n
+            flowing.wait(0.05)  # pacing (up to ~400 events/s): a flow, not one backlog
+
+    flowing.set()
+    producer_thread = threading.Thread(target=flow)
+    producer_thread.start()
+    try:
+        reader.read(200, timeout=60)
+        two = start_worker(kafka_settings, tmp_path, app_id, "two", **small)  # a rebalance
+        wait_for(lambda: _ready(one) and _ready(two), 60, "both workers holding partitions")
+        # `one` at work again after the rebalance: stopped in the middle of its flow.
+        handled = metric(one, "streams_events_in_total ")
+        wait_for(lambda: metric(one, "streams_events_in_total ") > handled + 100, 60, "a flow")
+        assert one.stop() == 0  # SIGTERM mid-flow: its partitions go over to `two`
+        reader.read(len(reader.poll()) + 100, timeout=60)  # `two` carries the flow on
+    finally:
+        flowing.clear()
+        producer_thread.join()
+    try:
+        # Per user (so per partition) in order: a re-emitted event would come before these.
+        produce(kafka_settings, [raw("click", user, 999_999_999) for user in users])
+
+        def sentinels_out() -> bool:
+            got = records(reader.poll())
+            return sum(r["item_id"] == "item-999999999" for r in got) == len(users)
+
+        wait_for(sentinels_out, 180, "every event and the sentinels")
+        ids = Counter(r["insert_id"] for r in records(reader.messages))
+        assert len(ids) == produced[0] + len(users)
+        assert [i for i, n in ids.items() if n > 1] == []
+    finally:
+        one.stop()
+        if two is not None:
+            two.stop()
