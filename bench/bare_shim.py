@@ -2,8 +2,8 @@
 
 aiohttp + uvloop, a msgspec `Raw` split of `{"events": [...]}`, confluent-kafka produce with the
 same producer settings as ingest, 200 once Kafka acknowledged every event. No authentication,
-no per-event check, no keys, no headers, no metrics, no limits (shared/reference/performance.md's
-"HTTP shim" row). Run by bench/ingest_bench.py: `python bench/bare_shim.py PORT`.
+no per-event check, no keys, no headers, no metrics, no limits (the "HTTP shim" of
+bench/README.md's anchors). Run by bench/ingest_bench.py: `python bench/bare_shim.py PORT`.
 """
 
 import asyncio

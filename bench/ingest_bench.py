@@ -6,7 +6,7 @@ Layout on a 2-core machine: the service under test (ingest, or the bare shim) is
 core 0 with `taskset`; the embedded Apache Kafka and the load generator (`wrk`, one thread,
 8 connections; `apt-get install wrk`) share core 1. Each scenario posts the same body over and
 over: 100 events a request, then 1 event a request, each event a ~634-byte Amplitude-like
-object as in shared/reference/performance.md. Every 200 means Kafka acknowledged the events
+object like the anchors' in bench/README.md. Every 200 means Kafka acknowledged the events
 (acks=all, idempotent producer). Prints a Markdown table: medians of `--runs` runs each.
 """
 
@@ -54,7 +54,7 @@ end
 
 
 def event(n: int) -> dict[str, object]:
-    """An Amplitude-like event of about 634 bytes, as in performance.md."""
+    """An Amplitude-like event of about 634 bytes, like the anchors' (bench/README.md)."""
     return {
         "event_type": "click",
         "user_id": f"user-{n % 997:06d}",
