@@ -197,15 +197,17 @@ class DeliveryLog:
         self, partition: int, record: LogRecord, error: KafkaError | None, message: Message
     ) -> None:
         self.unacknowledged_calls -= record.calls
-        if error is not None:
+        offset = _stored_at(error, message)
+        if offset is None:
             record.failed = True
             metrics.DELIVERY_LOG_FAILURES.inc()
             log.warning(
-                "delivery log record not written: a crash now would re-send its calls",
+                "delivery log record not acknowledged at an offset: a crash now would re-send "
+                "its calls",
                 extra={"error": str(error), "partition": partition, "calls": record.calls},
             )
             return
-        self._positions.acknowledged(partition, message.offset(), record)
+        self._positions.acknowledged(partition, offset, record)
 
     def _key(self, partition: int) -> bytes:
         key = self._keys.get(partition)
@@ -303,11 +305,12 @@ class DeliveryLog:
         value = orjson.dumps({"topic_id": self._topic_id, "offsets": []})
 
         def acknowledged(partition: int, error: KafkaError | None, message: Message) -> None:
-            if error is not None:
-                log.warning("delivery log marker not written", extra={"error": str(error)})
+            offset = _stored_at(error, message)
+            if offset is None:
+                log.warning("delivery log marker not acknowledged", extra={"error": str(error)})
                 return
-            ends[partition] = message.offset()
-            self._positions.acknowledged(partition, message.offset())
+            ends[partition] = offset
+            self._positions.acknowledged(partition, offset)
 
         for partition in partitions:
             self._producer.produce(
@@ -340,3 +343,16 @@ class DeliveryLog:
 
     def forget(self, partitions: Iterable[int]) -> None:
         self._positions.forget(partitions)
+
+
+def _stored_at(error: KafkaError | None, message: Message) -> int | None:
+    """The log offset Kafka stored a record at; None when it failed or the offset is unknown.
+
+    Kafka can acknowledge a write without an offset (`Message.offset()` is None), e.g. when an
+    idempotent producer retries, after a broker restart, a write the broker already had. The
+    broker-failure test met it: the callback raised a TypeError, which stopped the sink, and
+    confluent-kafka on Python 3.11 reported it as a SystemError that hid the cause."""
+    if error is not None:
+        return None
+    offset: int | None = message.offset()
+    return offset

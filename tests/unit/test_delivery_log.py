@@ -94,24 +94,27 @@ class FakeProducer:
         self.produced.append((topic, partition, key, orjson.loads(value)))
         self._answers.append((partition, on_delivery))
 
-    def acknowledge(self, error: Any = None) -> None:
-        """Kafka's answer to everything produced since: stored, or refused with `error`."""
+    def acknowledge(self, error: Any = None, offset_known: bool = True) -> None:
+        """Kafka's answer to everything produced since: stored, or refused with `error`.
+        Stored with no offset known: librdkafka's answer to a retried idempotent write the
+        broker already had."""
         for partition, on_delivery in self._answers:
-            on_delivery(error, _Message(partition, self._next[partition]))
+            offset = self._next[partition] if offset_known else None
+            on_delivery(error, _Message(partition, offset))
             if error is None:
                 self._next[partition] += 1
         self._answers.clear()
 
 
 class _Message:
-    def __init__(self, partition: int, offset: int) -> None:
+    def __init__(self, partition: int, offset: int | None) -> None:
         self._partition, self._offset = partition, offset
 
     def partition(self) -> int:
         return self._partition
 
-    def offset(self) -> int:
-        return self._offset
+    def offset(self) -> int | None:
+        return self._offset  # None, as confluent-kafka's, when Kafka gave none
 
 
 def call(partition: int, *offsets: int) -> Call:
@@ -175,3 +178,20 @@ def test_a_record_kafka_refused_is_counted_and_its_calls_no_longer_wait() -> Non
     assert failures() == before + 1
     assert log.unacknowledged_calls == 0  # not in flight any more: a crash would re-send them
     assert log.commit_offsets({0: 5}) == []  # nothing stored: no log offset to commit
+
+
+def test_a_record_stored_at_an_unknown_offset_is_counted_as_not_written() -> None:
+    """After a broker restart an idempotent retry can be acknowledged with no offset: the
+    callback must not raise (it would stop the sink), and nothing is committed on its word."""
+    producer = FakeProducer()
+    log = delivery_log(producer)
+    log.delivered(call(0, 5))
+    log.write()
+    producer.acknowledge(offset_known=False)
+    assert log.unacknowledged_calls == 0
+    assert log.commit_offsets({0: 5}) == []  # no log offset known: the committed one stays
+    log.delivered(call(0, 6))
+    log.write()
+    producer.acknowledge()
+    [committed] = log.commit_offsets({0: 5})
+    assert committed.offset == 1  # the next record, the one with an offset
