@@ -9,20 +9,23 @@ processes them as one batch, and they are acknowledged to Faust's offset trackin
 returns (so only after Kafka acknowledged their outputs). Records of other topics (the dedup
 table's changelog during recovery) follow Faust's usual path.
 
+Nothing is handled while a rebalance is under way (see `_wait_next_records`).
+
 A handover or a graceful stop re-emits nothing: both first let the batches in flight finish,
 then commit what they acknowledged, and only then let Faust go on (see `on_partitions_revoked`
 and `on_stop` for what Faust alone would lose).
 
 Built on Faust internals (`_wait_next_records`, `_to_message`, `ack`, `_unacked_messages`,
-`force_commit`, `maybe_wait_for_commit_to_finish`) of the pinned faust-streaming version,
-checked at start-up by streams/faust_internals.py; tests/integration/test_streams.py covers it
-end to end.
+`force_commit`, `maybe_wait_for_commit_to_finish`, `seek`, `App.rebalancing`) of the pinned
+faust-streaming version, checked at start-up by streams/faust_internals.py;
+tests/integration/test_streams.py covers it end to end.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from aiokafka.errors import IllegalStateError
 from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP
 
@@ -75,22 +78,47 @@ class BatchingConsumer(Consumer):
         if not mine:
             return records, active_partitions
         others = {tp: batch for tp, batch in records.items() if tp.topic != topic}
-        if active_partitions is not None:
-            mine = {tp: batch for tp, batch in mine.items() if tp in active_partitions}
-        if mine and self.flow_active and not self.should_stop:
+        if self.should_stop:
+            return others, active_partitions  # nothing more is handled; read after the stop
+        # Records are handled only while the flow runs, no rebalance is under way, and for the
+        # partitions Faust counts as active (it pauses some, and a rebalance changes the set
+        # while a fetch is under way). Every other record fetched is put back: its partition
+        # is sought to its first unhandled record. Dropped, it would be lost until something
+        # else sought the partition, and Faust's seek to the committed offsets leaves a
+        # partition with no committed offset where it is (the stall a worker's SIGKILL showed:
+        # its partitions, never committed, were taken over at the dropped records' end).
+        # Faust resumes fetching the stream partitions a moment before it seeks them, and ends
+        # the rebalance after the seek (its own streams wait for that on its flow control,
+        # which this consumer bypasses): records fetched in between come from the old position.
+        active = {
+            tp: batch
+            for tp, batch in mine.items()
+            if active_partitions is None or tp in active_partitions
+        }
+        if not (self.flow_active and not self.app.rebalancing):
+            active = {}
+        await self._put_back({tp: batch for tp, batch in mine.items() if tp not in active})
+        if active:
             # Handled in a task of its own, which the cancellation of the fetcher task this
             # runs in (a stop) does not reach: a handover or a stop waits for it (above), and
             # Faust's wait for tracked messages sees it too.
-            messages = {tp: [self._to_message(tp, r) for r in batch] for tp, batch in mine.items()}
+            messages = {
+                tp: [self._to_message(tp, r) for r in batch] for tp, batch in active.items()
+            }
             for batch_messages in messages.values():
                 self._unacked_messages.update(batch_messages)
-            batch = asyncio.ensure_future(self._handle(handler, mine, messages))
+            batch = asyncio.ensure_future(self._handle(handler, active, messages))
             self._batches.add(batch)
             batch.add_done_callback(self._batches.discard)
             await asyncio.shield(batch)
-        # Else (flow stopped for a rebalance): dropped unprocessed, and Faust seeks every
-        # partition back to its committed offset before the flow resumes.
         return others, active_partitions
+
+    async def _put_back(self, records: Mapping[TP, Sequence[Any]]) -> None:
+        for tp, batch in records.items():
+            try:
+                await self.seek(tp, batch[0].offset)
+            except IllegalStateError:
+                pass  # no longer assigned: its next owner reads it from the committed offset
 
     async def _handle(
         self,

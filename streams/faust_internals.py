@@ -24,6 +24,7 @@ _CONSUMER_PARTS = {
     "on_stop": "coroutine (): Faust's own stop, which commits what is acknowledged",
     "force_commit": "coroutine (): commits every acknowledged offset",
     "maybe_wait_for_commit_to_finish": "coroutine (): waits for a commit under way",
+    "seek": "coroutine (tp, offset): where the next fetch of a partition starts",
 }
 
 
@@ -50,6 +51,8 @@ def missing_parts(consumer_class: type, app: Any = None) -> list[str]:
         elif "timeout" not in inspect.signature(wait).parameters:
             missing.append("Consumer._wait_next_records(timeout) has no `timeout` parameter")
     if app is not None:
+        if not hasattr(app, "rebalancing"):
+            missing.append("App.rebalancing (True until a rebalance has sought and resumed)")
         if not hasattr(app, "consumer_generation_id"):
             missing.append("App.consumer_generation_id (the rebalance generation)")
         if not hasattr(getattr(app, "transport", None), "Consumer"):

@@ -31,10 +31,11 @@ def test_a_changed_signature_refuses_the_start() -> None:
     ]
 
 
-def test_an_app_without_the_generation_id_is_refused() -> None:
+def test_an_app_without_the_generation_id_or_the_rebalancing_flag_is_refused() -> None:
     class Bare:
         transport = type("Transport", (), {"Consumer": Consumer})()
 
     assert faust_internals.missing_parts(Consumer, Bare()) == [
-        "App.consumer_generation_id (the rebalance generation)"
+        "App.rebalancing (True until a rebalance has sought and resumed)",
+        "App.consumer_generation_id (the rebalance generation)",
     ]
