@@ -190,8 +190,11 @@ def main() -> None:
                 for name, command in targets.items():
                     port = free_port()
                     # ingest answers /readyz on its internal port; the shim on its only one.
-                    ready = free_port() if name == "ingest" else port
-                    svc_env = {**env, "INGEST_PORT": str(port), "INGEST_INTERNAL_PORT": str(ready)}
+                    svc_env = {**env, "INGEST_PORT": str(port)}
+                    ready = port
+                    if name == "ingest":
+                        ready = free_port()
+                        svc_env["INGEST_INTERNAL_PORT"] = str(ready)
                     processes[name] = start(command(port), svc_env, ready, workdir / "svc.log")
                     urls[name] = f"http://127.0.0.1:{port}/webhooks/amplitude"
                     wrk(urls[name], body, 2, size)  # warm-up
