@@ -1,0 +1,134 @@
+"""What the batching consumer does with a fetch it may not handle (streams/consumer.py).
+
+Every record it does not handle is put back (its partition sought to the first one), because
+aiokafka has already moved past it: dropped, it would be lost for a partition with no committed
+offset, which Faust's seek to the committed offsets leaves where it is. The consumer runs here
+without Kafka: Faust's fetch is replaced by the records a test gives, and `seek` is recorded.
+"""
+
+import asyncio
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from faust.transport.drivers.aiokafka import Consumer
+from faust.types import TP
+
+from streams.consumer import BatchingConsumer
+
+RAW, CHANGELOG = "raw", "app-seen-insert-ids-changelog"
+P0, P1 = TP(RAW, 0), TP(RAW, 1)
+
+
+@dataclass
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes = b"k"
+    value: bytes = b"v"
+    timestamp: int = 0
+    timestamp_type: int = 0
+    headers: tuple[()] = ()
+    checksum: None = None
+    serialized_key_size: int = 1
+    serialized_value_size: int = 1
+
+
+def fetched(tp: TP, *offsets: int) -> list[Record]:
+    return [Record(tp.topic, tp.partition, o) for o in offsets]
+
+
+class App:
+    rebalancing = False
+    consumer_generation_id = 1
+
+
+class Recording(BatchingConsumer):
+    """The batching consumer with Faust's fetch, seek and acknowledgement stubbed."""
+
+    batch_topic = RAW
+
+    def __init__(self, records: Mapping[TP, Sequence[Record]], active: set[TP]) -> None:
+        # Faust's own __init__ needs an app and a transport; only what the fetch path uses is set.
+        self._records, self._active = records, active
+        self.app = App()
+        self.flow_active = True
+        self._stopped, self._crashed = threading.Event(), threading.Event()
+        self._unacked_messages: set[Any] = set()
+        self._batches = set()
+        self._read_offset: dict[TP, int] = {}
+        self.handled: list[dict[TP, list[int]]] = []
+        self.sought: dict[TP, int] = {}
+        self.acked: list[int] = []
+
+        async def handle(batch: Mapping[TP, Sequence[Any]]) -> None:
+            self.handled.append({tp: [r.offset for r in rs] for tp, rs in batch.items()})
+
+        self.batch_handler = handle
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        self.sought[partition] = offset
+
+    def ack(self, message: Any) -> bool:
+        self.acked.append(message.offset)
+        return True
+
+
+@pytest.fixture(autouse=True)
+def faust_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def wait_next_records(self: Recording, timeout: float) -> tuple[Any, Any]:  # noqa: ASYNC109
+        return self._records, self._active
+
+    monkeypatch.setattr(Consumer, "_wait_next_records", wait_next_records)
+
+
+def run(consumer: Recording) -> Any:
+    return asyncio.run(consumer._wait_next_records(1.0))
+
+
+def test_records_of_active_partitions_are_handled_and_acknowledged() -> None:
+    consumer = Recording({P0: fetched(P0, 5, 6), P1: fetched(P1, 9)}, {P0, P1})
+    others, _ = run(consumer)
+    assert consumer.handled == [{P0: [5, 6], P1: [9]}]
+    assert consumer.acked == [5, 6, 9]
+    assert consumer.sought == {} and others == {}
+
+
+def test_records_of_a_partition_faust_does_not_count_as_active_are_put_back() -> None:
+    consumer = Recording({P0: fetched(P0, 5, 6), P1: fetched(P1, 9, 10)}, {P0})
+    run(consumer)
+    assert consumer.handled == [{P0: [5, 6]}]
+    assert consumer.sought == {P1: 9}
+
+
+def test_nothing_is_handled_while_a_rebalance_is_under_way_and_all_is_put_back() -> None:
+    consumer = Recording({P0: fetched(P0, 5, 6), P1: fetched(P1, 9)}, {P0, P1})
+    consumer.app.rebalancing = True
+    run(consumer)
+    assert consumer.handled == [] and consumer.acked == []
+    assert consumer.sought == {P0: 5, P1: 9}
+
+
+def test_nothing_is_handled_while_the_flow_is_stopped_and_all_is_put_back() -> None:
+    consumer = Recording({P0: fetched(P0, 5)}, {P0})
+    consumer.flow_active = False
+    run(consumer)
+    assert consumer.handled == [] and consumer.sought == {P0: 5}
+
+
+def test_a_stopping_consumer_handles_nothing_and_seeks_nothing() -> None:
+    consumer = Recording({P0: fetched(P0, 5)}, {P0})
+    consumer._stopped.set()
+    run(consumer)
+    assert consumer.handled == [] and consumer.sought == {}
+
+
+def test_records_of_other_topics_go_on_to_faust() -> None:
+    changelog = TP(CHANGELOG, 0)
+    consumer = Recording({P0: fetched(P0, 5), changelog: fetched(changelog, 0)}, {P0, changelog})
+    others, _ = run(consumer)
+    assert list(others) == [changelog]
+    assert consumer.handled == [{P0: [5]}]
