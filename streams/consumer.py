@@ -9,16 +9,16 @@ processes them as one batch, and they are acknowledged to Faust's offset trackin
 returns (so only after Kafka acknowledged their outputs). Records of other topics (the dedup
 table's changelog during recovery) follow Faust's usual path.
 
-Nothing is handled while a rebalance is under way (see `_wait_next_records`).
+Nothing is handled while a rebalance is under way, and what is not handled is put back (see
+`_wait_next_records`).
 
 A handover or a graceful stop re-emits nothing: both first let the batches in flight finish,
 then commit what they acknowledged, and only then let Faust go on (see `on_partitions_revoked`
 and `on_stop` for what Faust alone would lose).
 
-Built on Faust internals (`_wait_next_records`, `_to_message`, `ack`, `_unacked_messages`,
-`force_commit`, `maybe_wait_for_commit_to_finish`, `seek`, `App.rebalancing`) of the pinned
-faust-streaming version, checked at start-up by streams/faust_internals.py;
-tests/integration/test_streams.py covers it end to end.
+Built on Faust internals of the pinned faust-streaming version (the list, checked at start-up,
+is in streams/faust_internals.py); tests/unit/test_streams_consumer.py covers what it does with
+a fetch, tests/integration/test_streams.py the rest, end to end.
 """
 
 import asyncio
@@ -80,22 +80,21 @@ class BatchingConsumer(Consumer):
         others = {tp: batch for tp, batch in records.items() if tp.topic != topic}
         if self.should_stop:
             return others, active_partitions  # nothing more is handled; read after the stop
-        # Records are handled only while the flow runs, no rebalance is under way, and for the
-        # partitions Faust counts as active (it pauses some, and a rebalance changes the set
-        # while a fetch is under way). Every other record fetched is put back: its partition
-        # is sought to its first unhandled record. Dropped, it would be lost until something
-        # else sought the partition, and Faust's seek to the committed offsets leaves a
-        # partition with no committed offset where it is (the stall a worker's SIGKILL showed:
-        # its partitions, never committed, were taken over at the dropped records' end).
-        # Faust resumes fetching the stream partitions a moment before it seeks them, and ends
-        # the rebalance after the seek (its own streams wait for that on its flow control,
-        # which this consumer bypasses): records fetched in between come from the old position.
+        # Handled only while the flow runs and no rebalance is under way, and only for the
+        # partitions Faust counts as active (a rebalance changes that set while a fetch is
+        # under way). A rebalance counts until Faust has sought the partitions to their
+        # committed offsets: it resumes fetching them a moment before (its own streams wait on
+        # its flow control, which this consumer bypasses), so records fetched in between come
+        # from the old position. Every record not handled is put back (its partition sought
+        # to it): aiokafka is past it already, and Faust's seek to the committed offsets leaves
+        # a partition that has none where it is, so a dropped record would be skipped (the
+        # stall a SIGKILLed worker's never-committed partitions showed).
         active = {
             tp: batch
             for tp, batch in mine.items()
             if active_partitions is None or tp in active_partitions
         }
-        if not (self.flow_active and not self.app.rebalancing):
+        if not self.flow_active or self.app.rebalancing:
             active = {}
         await self._put_back({tp: batch for tp, batch in mine.items() if tp not in active})
         if active:
