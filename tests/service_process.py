@@ -20,11 +20,39 @@ def scraped(metrics_url: str, line_prefix: str) -> float:
     return 0.0
 
 
+# The logs of the services the running test started: a failed test's report shows what they
+# said (`log_report`, called from tests/conftest.py), so a failure in CI can be read from CI.
+started_logs: list[Path] = []
+_LOUD = (
+    "[WARNING]",
+    "[ERROR]",
+    "[CRITICAL]",
+    '"level":"warning"',
+    '"level":"error"',
+    '"level":"critical"',
+)
+
+
+def log_report(lines: int = 20) -> list[tuple[str, str]]:
+    """(title, text) for each log in `started_logs`: its last `lines` warnings and errors,
+    then its last `lines` lines, each cut to 300 characters."""
+    sections = []
+    for log in started_logs:
+        if log.exists():
+            text = [line[:300] for line in log.read_text(errors="replace").splitlines()]
+            loud = [line for line in text if any(mark in line for mark in _LOUD)]
+            if loud:
+                sections.append((f"{log.name}: warnings and errors", "\n".join(loud[-lines:])))
+            sections.append((f"{log.name}: its end", "\n".join(text[-lines:])))
+    return sections
+
+
 class ServiceProcess:
     def __init__(self, command: str, env: dict[str, str], ready_url: str, log: Path) -> None:
         self.command, self.ready_url, self.log = command, ready_url, log
         self._env = {**os.environ, **env}
         self.process: subprocess.Popen[bytes] | None = None
+        started_logs.append(log)
 
     def launch(self) -> "ServiceProcess":
         """Start the process without waiting for it to be ready."""
