@@ -113,9 +113,20 @@ class BatchingConsumer(Consumer):
         return others, active_partitions
 
     async def _put_back(self, records: Mapping[TP, Sequence[Any]]) -> None:
-        for tp, batch in records.items():
+        """Seek each partition to its first record, in Faust's consumer thread.
+
+        aiokafka runs there, on an event loop of its own: a seek from this loop (Faust's own
+        `seek` makes one) wakes that loop's futures from the wrong thread, which asyncio's
+        debug mode refuses and which crashed Faust's fetcher (the worker lived on, stalled)."""
+        offsets = {tp: batch[0].offset for tp, batch in records.items()}
+        if offsets:
+            await self._thread.call_thread(self._seek_in_consumer_thread, offsets)
+
+    async def _seek_in_consumer_thread(self, offsets: Mapping[TP, int]) -> None:
+        consumer = self._thread._ensure_consumer()
+        for tp, offset in offsets.items():
             try:
-                await self.seek(tp, batch[0].offset)
+                consumer.seek(tp, offset)
             except IllegalStateError:
                 pass  # no longer assigned: its next owner reads it from the committed offset
 

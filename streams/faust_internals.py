@@ -24,7 +24,12 @@ _CONSUMER_PARTS = {
     "on_stop": "coroutine (): Faust's own stop, which commits what is acknowledged",
     "force_commit": "coroutine (): commits every acknowledged offset",
     "maybe_wait_for_commit_to_finish": "coroutine (): waits for a commit under way",
-    "seek": "coroutine (tp, offset): where the next fetch of a partition starts",
+    "_thread": "attribute: the consumer thread aiokafka runs in, on its own event loop",
+}
+# name -> what it must be on faust.transport.drivers.aiokafka.AIOKafkaConsumerThread.
+_THREAD_PARTS = {
+    "call_thread": "coroutine (fun, *args): awaits fun(*args) run in the consumer thread",
+    "_ensure_consumer": "method (): the aiokafka consumer (seek(tp, offset))",
 }
 
 
@@ -35,12 +40,18 @@ def _has_attribute(cls: type, name: str) -> bool:
     )
 
 
-def missing_parts(consumer_class: type, app: Any = None) -> list[str]:
-    """What the batching consumer needs and `consumer_class` (and `app`) lack; empty: all."""
+def missing_parts(
+    consumer_class: type, app: Any = None, thread_class: type | None = None
+) -> list[str]:
+    """What the batching consumer needs and `consumer_class` (and `app`, `thread_class`) lack;
+    empty: all."""
     missing = []
     for name, what in _CONSUMER_PARTS.items():
         if not _has_attribute(consumer_class, name):
             missing.append(f"Consumer.{name} ({what})")
+    for name, what in _THREAD_PARTS.items() if thread_class is not None else ():
+        if not callable(getattr(thread_class, name, None)):
+            missing.append(f"AIOKafkaConsumerThread.{name} ({what})")
     for name in ("_wait_next_records", "_to_message", "ack"):
         if _has_attribute(consumer_class, name) and not callable(getattr(consumer_class, name)):
             missing.append(f"Consumer.{name} is not a method")
@@ -60,13 +71,13 @@ def missing_parts(consumer_class: type, app: Any = None) -> list[str]:
     return missing
 
 
-def require(app: Any = None, consumer_class: type | None = None) -> None:
+def require(
+    app: Any = None, consumer_class: type | None = None, thread_class: type | None = None
+) -> None:
     """Refuse to start (SystemExit with what is missing) when the internals are not there."""
-    if consumer_class is None:
-        from faust.transport.drivers.aiokafka import Consumer
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 
-        consumer_class = Consumer
-    missing = missing_parts(consumer_class, app)
+    missing = missing_parts(consumer_class or Consumer, app, thread_class or AIOKafkaConsumerThread)
     if missing:
         try:
             installed = version("faust-streaming")

@@ -2,14 +2,14 @@
 
 import faust
 import pytest
-from faust.transport.drivers.aiokafka import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 
 from streams import faust_internals
 
 
 def test_the_pinned_faust_streaming_has_everything() -> None:
     app = faust.App("internals-check", broker="kafka://127.0.0.1:9")
-    assert faust_internals.missing_parts(Consumer, app) == []
+    assert faust_internals.missing_parts(Consumer, app, AIOKafkaConsumerThread) == []
     faust_internals.require(app)  # does not raise
 
 
@@ -39,3 +39,11 @@ def test_an_app_without_the_generation_id_or_the_rebalancing_flag_is_refused() -
         "App.rebalancing (True until a rebalance has sought and resumed)",
         "App.consumer_generation_id (the rebalance generation)",
     ]
+
+
+def test_a_consumer_thread_without_call_thread_is_refused() -> None:
+    class Reshaped(AIOKafkaConsumerThread):
+        call_thread = None  # type: ignore[assignment]
+
+    with pytest.raises(SystemExit, match=r"AIOKafkaConsumerThread.call_thread"):
+        faust_internals.require(thread_class=Reshaped)

@@ -3,7 +3,9 @@
 Every record it does not handle is put back (its partition sought to the first one), because
 aiokafka has already moved past it: dropped, it would be lost for a partition with no committed
 offset, which Faust's seek to the committed offsets leaves where it is. The consumer runs here
-without Kafka: Faust's fetch is replaced by the records a test gives, and `seek` is recorded.
+without Kafka: Faust's fetch is replaced by the records a test gives, and its consumer thread
+by a thread with an event loop of its own, as Faust's is, whose aiokafka consumer records the
+seeks and the thread they ran in.
 """
 
 import asyncio
@@ -46,8 +48,29 @@ class App:
     consumer_generation_id = 1
 
 
+class AiokafkaConsumer:
+    def __init__(self) -> None:
+        self.seeks: list[tuple[TP, int, threading.Thread]] = []
+
+    def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset, threading.current_thread()))
+
+
+class ConsumerThread:
+    """Runs what it is given in a thread of its own, on that thread's event loop."""
+
+    def __init__(self) -> None:
+        self.aiokafka = AiokafkaConsumer()
+
+    def _ensure_consumer(self) -> AiokafkaConsumer:
+        return self.aiokafka
+
+    async def call_thread(self, fun: Any, *args: Any) -> Any:
+        return await asyncio.to_thread(asyncio.run, fun(*args))
+
+
 class Recording(BatchingConsumer):
-    """The batching consumer with Faust's fetch, seek and acknowledgement stubbed."""
+    """The batching consumer with Faust's fetch, consumer thread and acknowledgement stubbed."""
 
     batch_topic = RAW
 
@@ -60,8 +83,8 @@ class Recording(BatchingConsumer):
         self._unacked_messages: set[Any] = set()
         self._batches = set()
         self._read_offset: dict[TP, int] = {}
+        self._thread = ConsumerThread()
         self.handled: list[dict[TP, list[int]]] = []
-        self.sought: dict[TP, int] = {}
         self.acked: list[int] = []
 
         async def handle(batch: Mapping[TP, Sequence[Any]]) -> None:
@@ -69,8 +92,12 @@ class Recording(BatchingConsumer):
 
         self.batch_handler = handle
 
-    async def seek(self, partition: TP, offset: int) -> None:
-        self.sought[partition] = offset
+    @property
+    def sought(self) -> dict[TP, int]:
+        """Where the put-back sought each partition; only ever in the consumer thread."""
+        seeks = self._thread.aiokafka.seeks
+        assert all(thread is not threading.current_thread() for _, _, thread in seeks)
+        return {tp: offset for tp, offset, _ in seeks}
 
     def ack(self, message: Any) -> bool:
         self.acked.append(message.offset)
