@@ -110,10 +110,15 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def die_with_parent() -> None:
-    """A `preexec_fn`: runs in the child before exec, so that the kernel sends it SIGTERM if
-    the thread that started it dies first; not even a SIGKILL of pytest or `make run` leaves a
-    broker or a service behind."""
-    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    """A `preexec_fn`: runs in the child before exec, so that the kernel SIGKILLs it if the
+    thread that started it dies first; not even a SIGKILL of pytest or `make run` leaves a
+    broker or a service behind.
+
+    SIGKILL, not SIGTERM: a parent that dies without stopping its children took with it
+    whoever waited for a graceful stop, and the broker dies at the same moment. A stream
+    worker's graceful stop commits its offsets and, with no broker, waits for one (a worker
+    with batches in flight outlived its killed pytest by more than ten minutes)."""
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass

@@ -52,3 +52,40 @@ def test_a_service_dies_with_the_killed_process_that_started_it(tmp_path: Path) 
     finally:
         parent.kill()
         parent.wait()
+
+
+_STUBBORN_PARENT = """
+import subprocess, sys, time
+from pipeline.broker import die_with_parent
+child = subprocess.Popen(
+    [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+     "print(flush=True); time.sleep(600)"],
+    stdout=subprocess.PIPE, preexec_fn=die_with_parent,
+)
+child.stdout.readline()  # its SIGTERM is ignored from now on
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_child_whose_stop_would_hang_dies_with_its_killed_parent() -> None:
+    """As a stream worker with batches in flight does: its graceful stop waits for the broker,
+    which died with the same parent."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _STUBBORN_PARENT],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    child = 0
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert _alive(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        wait_for(lambda: not _alive(child), 30, "the child to go with its parent")
+    finally:
+        parent.kill()
+        parent.wait()
+        if child and _alive(child):
+            os.kill(child, signal.SIGKILL)  # it failed: not left behind all the same
