@@ -35,23 +35,32 @@ def _alive(pid: int) -> bool:
         return stat.read().split(") ", 1)[1][0] != "Z"
 
 
-def test_a_service_dies_with_the_killed_process_that_started_it(tmp_path: Path) -> None:
-    script = textwrap.dedent(_PARENT.format(port=free_port(), log=str(tmp_path / "child.log")))
+def _kill_the_parent_and_await_its_child(parent_script: str) -> None:
+    """Run `parent_script` (it prints its child's pid), SIGKILL it, and wait for the child to
+    go; a child that stays is killed all the same, and the test fails."""
     parent = subprocess.Popen(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", parent_script],
         stdout=subprocess.PIPE,
         cwd=Path(__file__).resolve().parents[2],
     )
+    child = 0
     try:
         assert parent.stdout is not None
         child = int(parent.stdout.readline())
         assert _alive(child)
         parent.send_signal(signal.SIGKILL)
         parent.wait()
-        wait_for(lambda: not _alive(child), 30, "the service to go with its parent")
+        wait_for(lambda: not _alive(child), 30, "the child to go with its parent")
     finally:
         parent.kill()
         parent.wait()
+        if child and _alive(child):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_a_service_dies_with_the_killed_process_that_started_it(tmp_path: Path) -> None:
+    log = str(tmp_path / "child.log")
+    _kill_the_parent_and_await_its_child(textwrap.dedent(_PARENT.format(port=free_port(), log=log)))
 
 
 _STUBBORN_PARENT = """
@@ -71,21 +80,4 @@ time.sleep(600)
 def test_a_child_whose_stop_would_hang_dies_with_its_killed_parent() -> None:
     """As a stream worker with batches in flight does: its graceful stop waits for the broker,
     which died with the same parent."""
-    parent = subprocess.Popen(
-        [sys.executable, "-c", _STUBBORN_PARENT],
-        stdout=subprocess.PIPE,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    child = 0
-    try:
-        assert parent.stdout is not None
-        child = int(parent.stdout.readline())
-        assert _alive(child)
-        parent.send_signal(signal.SIGKILL)
-        parent.wait()
-        wait_for(lambda: not _alive(child), 30, "the child to go with its parent")
-    finally:
-        parent.kill()
-        parent.wait()
-        if child and _alive(child):
-            os.kill(child, signal.SIGKILL)  # it failed: not left behind all the same
+    _kill_the_parent_and_await_its_child(_STUBBORN_PARENT)
