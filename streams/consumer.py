@@ -116,8 +116,8 @@ class BatchingConsumer(Consumer):
         """Seek each partition to its first record, in Faust's consumer thread.
 
         aiokafka runs there, on an event loop of its own: a seek from this loop (Faust's own
-        `seek` makes one) wakes that loop's futures from the wrong thread, which asyncio's
-        debug mode refuses and which crashed Faust's fetcher (the worker lived on, stalled)."""
+        `seek` makes one) wakes that loop's futures from the wrong thread, a race that asyncio's
+        debug mode refuses (there Faust's fetcher crashed, and the worker lived on, stalled)."""
         offsets = {tp: batch[0].offset for tp, batch in records.items()}
         if offsets:
             await self._thread.call_thread(self._seek_in_consumer_thread, offsets)

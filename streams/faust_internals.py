@@ -49,9 +49,10 @@ def missing_parts(
     for name, what in _CONSUMER_PARTS.items():
         if not _has_attribute(consumer_class, name):
             missing.append(f"Consumer.{name} ({what})")
-    for name, what in _THREAD_PARTS.items() if thread_class is not None else ():
-        if not callable(getattr(thread_class, name, None)):
-            missing.append(f"AIOKafkaConsumerThread.{name} ({what})")
+    if thread_class is not None:
+        for name, what in _THREAD_PARTS.items():
+            if not callable(getattr(thread_class, name, None)):
+                missing.append(f"AIOKafkaConsumerThread.{name} ({what})")
     for name in ("_wait_next_records", "_to_message", "ack"):
         if _has_attribute(consumer_class, name) and not callable(getattr(consumer_class, name)):
             missing.append(f"Consumer.{name} is not a method")
