@@ -21,6 +21,7 @@ _NO_LEADER_YET = {
     KafkaError.UNKNOWN_TOPIC_OR_PART,
     KafkaError._TIMED_OUT,
 }
+_MAX_BACKOFF_SECONDS = 10.0
 
 
 class InvalidationListener:
@@ -39,35 +40,50 @@ class InvalidationListener:
         self._thread.join(5)
 
     def _run(self) -> None:
-        settings = self._settings
-        consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap_servers,
-                "group.id": "recommendations-cache-unused",  # required by librdkafka; no commits
-                "enable.auto.commit": False,
-                **settings.client_overrides(),
-            }
-        )
-        topic = settings.interactions_topic
-        try:
-            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-            # The end offsets resolved now, not at the first fetch (OFFSET_END is resolved
-            # lazily): an interaction produced once `assigned` is set is never skipped.
-            ends = [self._end_offset(consumer, TopicPartition(topic, p)) for p in partitions]
-            if self._stop.is_set():
-                return
-            consumer.assign(
-                [TopicPartition(topic, p, end) for p, end in zip(partitions, ends, strict=True)]
+        """Listen until stopped. A failure (Kafka unreachable, credentials refused, the topic
+        not created yet) is logged and tried again, the listener unassigned meanwhile (so the
+        service not ready): started before Kafka or its topics, it still comes up."""
+        backoff = 0.5
+        while not self._stop.is_set():
+            consumer = Consumer(
+                {
+                    "bootstrap.servers": self._settings.kafka_bootstrap_servers,
+                    "group.id": "recommendations-cache-unused",  # required by librdkafka
+                    "enable.auto.commit": False,
+                    **self._settings.client_overrides(),
+                }
             )
-            self.assigned.set()
-            while not self._stop.is_set():
-                for message in consumer.consume(500, 0.5):
-                    if message.error() is None:
-                        self._handle(message.value())
-        except Exception:
-            log.exception("cache invalidation listener stopped")
-        finally:
-            consumer.close()
+            try:
+                self._listen(consumer)
+            except Exception as exc:
+                self.assigned.clear()
+                log.warning(
+                    "cache invalidation listener failed; trying again",
+                    extra={"reason": str(exc), "retry_in_seconds": backoff},
+                )
+            finally:
+                consumer.close()
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+
+    def _listen(self, consumer: Consumer) -> None:
+        topic = self._settings.interactions_topic
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        if not partitions:
+            raise LookupError(f"topic {topic} has no partitions (not created yet?)")
+        # The end offsets resolved now, not at the first fetch (OFFSET_END is resolved
+        # lazily): an interaction produced once `assigned` is set is never skipped.
+        ends = [self._end_offset(consumer, TopicPartition(topic, p)) for p in partitions]
+        if self._stop.is_set():
+            return
+        consumer.assign(
+            [TopicPartition(topic, p, end) for p, end in zip(partitions, ends, strict=True)]
+        )
+        self.assigned.set()
+        while not self._stop.is_set():
+            for message in consumer.consume(500, 0.5):
+                if message.error() is None:
+                    self._handle(message.value())
 
     def _end_offset(self, consumer: Consumer, partition: TopicPartition) -> int:
         """The partition's high watermark, asked again while Kafka has no leader for it yet

@@ -1,5 +1,6 @@
 """The recommendations API against the emulator and a real broker (for cache invalidation)."""
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -12,10 +13,12 @@ from prometheus_client import REGISTRY, generate_latest
 
 from pipeline.broker import free_port
 from pipeline.devstack import DEV_CAMPAIGN_ARN, DEV_SIMS_CAMPAIGN_ARN
+from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
 from recommendations import RecommendationsSettings, create_app
 from recommendations.app import internal_app
-from tests.kafka_fixture import wait_for_async
+from recommendations.invalidation import InvalidationListener
+from tests.kafka_fixture import wait_for, wait_for_async
 from tests.personalize_fixture import RunningEmulator
 
 SENT_AT = datetime(2024, 1, 1, tzinfo=UTC)
@@ -234,3 +237,28 @@ async def test_metrics_and_probes_are_not_on_the_public_port(client: TestClient)
         text = await (await internal.get("/metrics")).text()
         assert "recommendations_requests_total" in text
         assert (await internal.get("/recommendations/u", headers=BEARER)).status == 404
+
+
+def test_the_invalidation_listener_waits_for_its_topic_and_then_listens(
+    kafka_settings: KafkaSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Started before the interactions topic exists (a fresh cluster, topics not created yet):
+    not assigned, so the service not ready, until the topic is there; then it invalidates."""
+    late = kafka_settings.model_copy(update={"interactions_topic": f"late-{uuid.uuid4().hex}"})
+    invalidated: list[str] = []
+    listener = InvalidationListener(settings_for(late, "http://127.0.0.1:1"), invalidated.append)
+    listener.start()
+    try:
+        wait_for(
+            lambda: "cache invalidation listener failed" in caplog.text, 30, "a failed attempt"
+        )
+        assert not listener.assigned.is_set()
+        ensure_topics(late)
+        wait_for(listener.assigned.is_set, 60, "the listener assigned once the topic exists")
+        producer = Producer({"bootstrap.servers": late.kafka_bootstrap_servers})
+        record = {"user_id": "erin", "weight": 3.0, "event_type": "x", "item_id": "i9"}
+        producer.produce(late.interactions_topic, orjson.dumps(record), b"erin")
+        assert producer.flush(10) == 0
+        wait_for(lambda: invalidated == ["erin"], 30, "erin's answers invalidated")
+    finally:
+        listener.stop()
