@@ -3,9 +3,10 @@ SCRAM-SHA-256. Every service is given only that listener and one KAFKA_CLIENT_CO
 librdkafka's names (the stream stage translates it for Faust's aiokafka clients).
 
 With the right credentials each service connects and events flow webhook -> Personalize
-emulator and into the history files; with a wrong password each service fails readiness with
-a clear error and writes nothing. The test reads the topics over the broker's PLAINTEXT
-listener (the brokers' own), which the services never see."""
+emulator, into the history files and to the recommendations API's cache invalidation; with a
+wrong password each service fails readiness with a clear error and writes nothing. The test
+reads the topics over the broker's PLAINTEXT listener (the brokers' own), which the services
+never see."""
 
 import os
 import subprocess
@@ -27,7 +28,7 @@ from confluent_kafka.admin import (
 )
 
 from pipeline.broker import EmbeddedKafka, free_port
-from pipeline.devstack import answers_ok
+from pipeline.devstack import DEV_CAMPAIGN_ARN, answers_ok
 from pipeline.kafka import ensure_topics
 from pipeline.settings import KafkaSettings
 from tests.kafka_fixture import TopicReader, committed_total, wait_for
@@ -37,6 +38,7 @@ from tests.webhook_load import emulator_event_ids, event_id
 
 USER, PASSWORD = "pipeline", "scram-password-for-the-secured-test"
 SECRET = "secured-kafka-test-webhook-secret-0123456789"
+TOKEN = "secured-kafka-test-recommendations-token-0123456789"
 SCRAM = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
 
 
@@ -73,7 +75,8 @@ def client_config(password: str) -> str:
 
 
 class Pipeline:
-    """ingest, streams, sink and history against the SASL listener, on topics of their own."""
+    """ingest, streams, sink, history and recommendations against the SASL listener, on topics
+    of their own."""
 
     def __init__(
         self,
@@ -116,10 +119,14 @@ class Pipeline:
             "HISTORY_GROUP_ID": f"history-{suffix}",
             "HISTORY_TARGET": f"file://{self.history_dir}",
             "HISTORY_ROLL_SECONDS": "1",
+            "RECOMMENDATIONS_API_TOKENS": TOKEN,
+            "AWS_PERSONALIZE_CAMPAIGN_ARN": DEV_CAMPAIGN_ARN,
+            "PERSONALIZE_RUNTIME_ENDPOINT_URL": emulator.url,
         }
         # Each service's probe port (ingest's internal listener); the webhook has its own.
-        ports = {name: free_port() for name in ("ingest", "streams", "sink", "history")}
-        self.ingest_port = free_port()
+        names = ("ingest", "streams", "sink", "history", "recommendations")
+        ports = {name: free_port() for name in names}
+        self.ingest_port, self.recommendations_port = free_port(), free_port()
         own = {
             "ingest": {
                 "INGEST_PORT": str(self.ingest_port),
@@ -128,6 +135,10 @@ class Pipeline:
             "streams": {"STREAMS_WEB_PORT": str(ports["streams"])},
             "sink": {"SINK_STATUS_PORT": str(ports["sink"])},
             "history": {"HISTORY_STATUS_PORT": str(ports["history"])},
+            "recommendations": {
+                "RECOMMENDATIONS_PORT": str(self.recommendations_port),
+                "RECOMMENDATIONS_INTERNAL_PORT": str(ports["recommendations"]),
+            },
         }
         self.services = {
             name: ServiceProcess(
@@ -150,6 +161,15 @@ class Pipeline:
                 return int(response.status)
         except urllib.error.HTTPError as error:
             return int(error.code)
+
+    def cached(self, user: str) -> bool:
+        """Whether the recommendations API answered `user` from its cache."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.recommendations_port}/recommendations/{user}",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return bool(orjson.loads(response.read())["cached"])
 
     def log(self, name: str) -> str:
         return self.services[name].log.read_text(errors="replace")
@@ -197,6 +217,14 @@ def test_every_service_joins_the_sasl_cluster_and_events_flow(
             60,
             "every interaction in the history files",
         )
+        # Recommendations' listener reads the interactions over SASL: a strong one (an upvote)
+        # drops the user's cached answers.
+        user = "sasl-reader"
+        pipeline.cached(user)
+        assert pipeline.cached(user)
+        upvote = {**events("upvote", 1)[0], "event_type": "upvote", "user_id": user}
+        assert pipeline.post([upvote]) == 200
+        wait_for(lambda: not pipeline.cached(user), 60, "the user's cached answers dropped")
         for name, service in pipeline.services.items():
             assert answers_ok(service.ready_url), name
             assert PASSWORD not in pipeline.log(name), f"{name} logged the SASL password"
