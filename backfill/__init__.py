@@ -4,7 +4,7 @@ History flows through the same weighting and insert-id deduplication as live tra
 backfill run twice does not double the interactions.
 """
 
-from backfill.runner import BackfillReport, run_backfill
+from backfill.replay import BackfillReport, run_backfill
 from backfill.settings import BackfillSettings
 
 __all__ = ["BackfillReport", "BackfillSettings", "run_backfill"]

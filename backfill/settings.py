@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from pipeline.settings import KafkaSettings
+from core.settings import KafkaSettings
 
 
 class BackfillSettings(KafkaSettings):

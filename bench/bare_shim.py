@@ -15,8 +15,8 @@ import uvloop
 from aiohttp import web
 from confluent_kafka import Producer
 
+from core.kafka import producer_config
 from ingest.settings import IngestSettings
-from pipeline.kafka import producer_config
 
 
 class _Envelope(msgspec.Struct):

@@ -27,10 +27,10 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.broker import EmbeddedKafka, free_port  # noqa: E402
-from pipeline.devstack import answers_ok  # noqa: E402
-from pipeline.kafka import ensure_topics  # noqa: E402
-from pipeline.settings import KafkaSettings  # noqa: E402
+from core.kafka import ensure_topics  # noqa: E402
+from core.settings import KafkaSettings  # noqa: E402
+from devtools.kafka_broker import EmbeddedKafka, free_port  # noqa: E402
+from devtools.stack import answers_ok  # noqa: E402
 
 SECRET = "bench-secret-0123456789abcdef0123456789"  # 32+ characters: a process refuses less
 SERVICE_CORE, PEER_CORE = 0, 1

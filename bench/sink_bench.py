@@ -29,10 +29,10 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Producer
 
-from pipeline.broker import EmbeddedKafka, free_port
-from pipeline.devstack import answers_ok
-from pipeline.kafka import ensure_topics
-from pipeline.settings import KafkaSettings
+from core.kafka import ensure_topics
+from core.settings import KafkaSettings
+from devtools.kafka_broker import EmbeddedKafka, free_port
+from devtools.stack import answers_ok
 
 SINK_CORE, OTHER_CORE = "0", "1"
 
@@ -138,7 +138,7 @@ def botocore_anchor(
 ) -> float:
     """CPU of bare boto3 put_events (same config, same emulator, same event count) on the
     sink's core: the building block the sink's cost is compared with. `lean`: the same calls
-    through the sink's lean sender (sinks/put_events_http.py), unthrottled."""
+    through the sink's lean sender (sinks/personalize/put_events_http.py), unthrottled."""
     from concurrent.futures import ThreadPoolExecutor
     from datetime import UTC, datetime
 
@@ -161,8 +161,8 @@ def botocore_anchor(
     if lean:
         from botocore.credentials import Credentials
 
-        from sinks.put_events_http import LeanPutEvents
-        from sinks.rate_limit import RateLimiter
+        from sinks.personalize.put_events_http import LeanPutEvents
+        from sinks.personalize.rate_limit import RateLimiter
 
         sender = LeanPutEvents(client, Credentials("bench", "bench"), RateLimiter(1e9), 3)
     sent_at = datetime.now(UTC)

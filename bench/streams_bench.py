@@ -25,9 +25,9 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from pipeline.broker import EmbeddedKafka, free_port
-from pipeline.kafka import ensure_topics, producer_config
-from pipeline.settings import KafkaSettings
+from core.kafka import ensure_topics, producer_config
+from core.settings import KafkaSettings
+from devtools.kafka_broker import EmbeddedKafka, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHED_TYPES = ["click", "view", "upvote", "share", "bookmark", "comment", "Donate", "hide"]

@@ -31,6 +31,10 @@ from typing import Any
 import orjson
 from aiohttp import hdrs, web
 
+from core import http_routes
+from core.kafka import producer_config
+from core.record_size import DEAD_LETTER_SAMPLE_BYTES, fit_dead_letter, record_size
+from core.secret_strength import refuse_weak_secrets
 from ingest import metrics
 from ingest.bodies import BodyError, envelope_api_key, gunzip, inspect_event, split_events
 from ingest.openapi import openapi_document
@@ -38,10 +42,6 @@ from ingest.producer import DeliveryError, KafkaWriter, Record
 from ingest.settings import IngestSettings
 from ingest.signatures import SignatureChecker
 from ingest.tls import ReloadingTLS
-from pipeline import http_routes
-from pipeline.kafka import producer_config
-from pipeline.record_size import DEAD_LETTER_SAMPLE_BYTES, fit_dead_letter, record_size
-from pipeline.secret_strength import refuse_weak_secrets
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The OpenAPI 3.0 description of the webhook, served at /openapi.json.
 
 Built from the settings, so the header names and limits it states are the ones in force. A
-generic tool (schemathesis in tests/integration/test_ingest_fuzz.py) fuzzes the service from it.
+generic tool (schemathesis in tests/integration/ingest/test_fuzz.py) fuzzes the service from it.
 """
 
 from typing import Any

@@ -5,7 +5,7 @@ from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from pipeline.settings import KafkaSettings
+from core.settings import KafkaSettings
 
 
 class IngestSettings(KafkaSettings):

@@ -1,1 +1,1 @@
-"""Shared wiring of the pipeline: Kafka settings and clients, the embedded broker, the CLI."""
+"""The top layer: `pipeline <command>`, composing the services; nothing imports it."""

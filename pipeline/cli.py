@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     backfill.add_argument("--rate", type=float, help="events per second (BACKFILL_RATE)")
     args = parser.parse_args(argv)
 
-    from pipeline.logs import configure_logging
-    from pipeline.secret_strength import WeakSecretError
+    from core.logs import configure_logging
+    from core.secret_strength import WeakSecretError
 
     if args.command == "ingest":
         from pydantic import ValidationError
@@ -72,8 +72,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.argv = [sys.argv[0]]  # Faust's Worker parses the command line itself
         run_streams(streams_settings)
     elif args.command == "sink":
-        from sinks import SinkSettings
-        from sinks.runner import run as run_sink
+        from sinks.personalize import SinkSettings
+        from sinks.personalize.sink import run as run_sink
 
         sink_settings = _load(SinkSettings, "sink")
         configure_logging("sink", sink_settings.log_level)
@@ -89,15 +89,15 @@ def main(argv: list[str] | None = None) -> None:
         except WeakSecretError as exc:
             raise SystemExit(f"recommendations: refusing to start: {exc}") from None
     elif args.command == "history":
-        from sinks.history_runner import run as run_history
-        from sinks.history_settings import HistorySettings
+        from sinks.history.settings import HistorySettings
+        from sinks.history.sink import run as run_history
 
         history_settings = _load(HistorySettings, "history")
         configure_logging("history", history_settings.log_level)
         run_history(history_settings)
     elif args.command == "import-job":
-        from sinks.history_import_job import ImportJobError, start_import_job
-        from sinks.history_settings import HistorySettings
+        from sinks.history.import_job import ImportJobError, start_import_job
+        from sinks.history.settings import HistorySettings
 
         configure_logging("import-job")
         try:
@@ -105,18 +105,18 @@ def main(argv: list[str] | None = None) -> None:
         except ImportJobError as exc:
             raise SystemExit(f"import-job: {exc}") from None
     elif args.command == "personalize":
-        from personalize.commands import run_personalize
+        from provision.commands import run_personalize
 
         configure_logging("personalize")
         run_personalize(args.action)
     elif args.command == "emulator":
-        from emulator import run as run_emulator
+        from devtools.emulator import run as run_emulator
 
         configure_logging("emulator")
         run_emulator()
     elif args.command == "topics":
-        from pipeline.kafka import ensure_topics
-        from pipeline.settings import KafkaSettings
+        from core.kafka import ensure_topics
+        from core.settings import KafkaSettings
 
         configure_logging("topics")
         ensure_topics(KafkaSettings())
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         if report.failed:
             raise SystemExit(f"{report.failed} events not acknowledged by Kafka; run it again")
     elif args.command == "dev":
-        from pipeline.devstack import main as dev_main
+        from devtools.stack import main as dev_main
 
         configure_logging("dev")
         dev_main()

@@ -20,8 +20,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from pipeline import http_routes
-from pipeline.secret_strength import WeakSecretError, refuse_weak_secrets
+from core import http_routes
+from core.secret_strength import WeakSecretError, refuse_weak_secrets
 from recommendations import metrics
 from recommendations.cache import AnswerCache
 from recommendations.invalidation import InvalidationListener

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from pipeline.settings import KafkaSettings
+from core.settings import KafkaSettings
 
 
 def _list(value: Any) -> Any:

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m schemas.interaction_schema    # rewrites schemas/interaction.schema.json
 
-tests/unit/test_interaction_schema.py fails when the committed file and the model disagree, and
-when the model would break a consumer of a released version (`breaking_changes`).
+tests/unit/schemas/test_interaction_schema.py fails when the committed file and the model
+disagree, and when the model would break a consumer of a released version (`breaking_changes`).
 """
 
 import json

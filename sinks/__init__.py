@@ -1,5 +1,4 @@
-"""The Personalize sink: interactions topic -> PutEvents, offsets committed after delivery."""
+"""The sinks of the interactions topic: `personalize/` (PutEvents) and `history/` (bulk-import CSV).
 
-from sinks.settings import SinkSettings
-
-__all__ = ["SinkSettings"]
+Each is a service of its own, with its settings and metrics; neither imports the other.
+"""

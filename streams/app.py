@@ -15,7 +15,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import TP
 from faust.web import Request, Response, View
 
-from pipeline.kafka import producer_config
+from core.kafka import producer_config
 from schemas import load_rules
 from streams import faust_internals, metrics
 from streams.consumer import install
@@ -177,7 +177,7 @@ def create_app(settings: StreamsSettings) -> faust.App:
 def run(settings: StreamsSettings) -> None:
     from faust.worker import Worker
 
-    from pipeline.consumer_lag import LagReporter
+    from core.consumer_lag import LagReporter
 
     try:
         app = create_app(settings)

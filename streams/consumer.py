@@ -17,8 +17,8 @@ then commit what they acknowledged, and only then let Faust go on (see `on_parti
 and `on_stop` for what Faust alone would lose).
 
 Built on Faust internals of the pinned faust-streaming version (the list, checked at start-up,
-is in streams/faust_internals.py); tests/unit/test_streams_consumer.py covers what it does with
-a fetch, tests/integration/test_streams.py the rest, end to end.
+is in streams/faust_internals.py); tests/unit/streams/test_consumer.py covers what it does with
+a fetch, tests/integration/streams/test_app.py the rest, end to end.
 """
 
 import asyncio

@@ -3,7 +3,7 @@
 The batching consumer overrides and calls private parts of faust-streaming's aiokafka
 consumer. A faust-streaming release that renames or reshapes one of them would make the stage
 silently stop intercepting (or lose) records, so the worker refuses to start instead, naming
-what is missing and the installed version. tests/unit/test_faust_internals.py runs the check
+what is missing and the installed version. tests/unit/streams/test_faust_internals.py runs the check
 against the pinned version and against a consumer class with a part removed.
 """
 

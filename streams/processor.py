@@ -7,7 +7,7 @@ acknowledges the batch's offsets: at-least-once into the interactions topic.
 Every record ends as exactly one of: an interaction, a duplicate, a filtered type, or a dead
 letter. Whatever one record makes the stage raise (decoding, weighing, encoding, the dedup
 key) dead-letters that record as `unexpected_error: <type>: <message>` and the batch goes on;
-no output exceeds Kafka's message size (pipeline/record_size.py). Only a failure of Kafka
+no output exceeds Kafka's message size (core/record_size.py). Only a failure of Kafka
 itself (`DeliveryFailed`: librdkafka's queue full, a dead letter it refuses) fails the batch,
 which is then read again: no record can stop the stage.
 """
@@ -22,7 +22,7 @@ from typing import Protocol
 
 from confluent_kafka import KafkaException
 
-from pipeline.record_size import RECORD_OVERHEAD_BYTES, fit_dead_letter, record_size
+from core.record_size import RECORD_OVERHEAD_BYTES, fit_dead_letter, record_size
 from schemas import limit_problem
 from streams import metrics
 from streams.dedup import SeenInsertIds, changelog_key, chunk_entries

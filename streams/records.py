@@ -2,7 +2,7 @@
 
 `schemas/` (pydantic) stays the contract and the JSON Schema's source; a typed msgspec Struct
 encodes several times faster than pydantic validates. Raw events are decoded by the msgspec
-twin in schemas/amplitude.py. tests/unit/test_records.py proves `InteractionRecord` encodes
+twin in schemas/amplitude.py. tests/unit/streams/test_records.py proves `InteractionRecord` encodes
 byte for byte like `schemas.Interaction` and is accepted by it.
 """
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from pipeline.settings import KafkaSettings
+from core.settings import KafkaSettings
 
 
 class StreamsSettings(KafkaSettings):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.devstack import LocalStack, Ports
+from devtools.stack import LocalStack, Ports
 
 
 @pytest.fixture(scope="session")

@@ -9,17 +9,17 @@ from typing import Any
 import orjson
 from amplitude import Amplitude, BaseEvent, Config
 
-from pipeline.devstack import LocalStack
-from tests.amplitude_fixtures import (
+from devtools.stack import LocalStack
+from tests.e2e.test_pipeline import put_events
+from tests.fixtures.amplitude_fixtures import (
     WEBHOOK_EVENT_TIME_MS,
     WEBHOOK_INSERT_ID,
     WEBHOOK_USER,
     webhook_default_payload,
     with_ids,
 )
-from tests.e2e.test_pipeline import put_events
-from tests.kafka_fixture import wait_for
-from tests.service_process import scraped
+from tests.fixtures.kafka_fixture import wait_for
+from tests.fixtures.service_process import scraped
 
 
 def post_as_the_webhook(stack: LocalStack, body: bytes) -> dict[str, Any]:

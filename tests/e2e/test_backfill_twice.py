@@ -9,10 +9,10 @@ from typing import Any
 
 import orjson
 
-from pipeline.devstack import LocalStack
-from tests.export_files import export_row, ndjson, write_export_zip
-from tests.kafka_fixture import TopicReader, topic_env, wait_for
-from tests.service_process import scraped
+from devtools.stack import LocalStack
+from tests.fixtures.export_files import export_row, ndjson, write_export_zip
+from tests.fixtures.kafka_fixture import TopicReader, topic_env, wait_for
+from tests.fixtures.service_process import scraped
 
 
 def streams_duplicates(stack: LocalStack) -> float:

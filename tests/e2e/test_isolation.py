@@ -11,15 +11,15 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
-from pipeline.devstack import LocalStack, Ports
-from pipeline.kafka import ensure_topics, producer_config
-from pipeline.settings import KafkaSettings
+from core.kafka import ensure_topics, producer_config
+from core.settings import KafkaSettings
+from devtools.stack import LocalStack, Ports
 from schemas import Interaction
-from sinks.history_settings import HistorySettings
-from sinks.settings import SinkSettings
+from sinks.history.settings import HistorySettings
+from sinks.personalize.settings import SinkSettings
 from streams.settings import StreamsSettings
 from tests.e2e.test_pipeline import post, put_events, seed_event
-from tests.kafka_fixture import TopicReader, wait_for
+from tests.fixtures.kafka_fixture import TopicReader, wait_for
 
 RUN = uuid.uuid4().hex[:6]
 PRODUCTION_USER = f"production-user-{RUN}"

@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from pipeline.devstack import LocalStack
+from devtools.stack import LocalStack
 from tests.e2e.test_pipeline import post, put_events, seed_event
-from tests.kafka_fixture import wait_for
+from tests.fixtures.kafka_fixture import wait_for
 
 RUN = uuid.uuid4().hex[:6]
 _POLLS = itertools.count()

@@ -14,9 +14,9 @@ import orjson
 import pytest
 import yaml
 
-from pipeline.devstack import DEV_SECRET, LocalStack
-from tests.kafka_fixture import wait_for
-from tests.prometheus_fixture import OPS, RunningPrometheus, local_config
+from devtools.stack import DEV_SECRET, LocalStack
+from tests.fixtures.kafka_fixture import wait_for
+from tests.fixtures.prometheus_fixture import OPS, RunningPrometheus, local_config
 
 PROMQL_WORDS = {
     "by",

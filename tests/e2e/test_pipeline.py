@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from pipeline.devstack import DEV_SECRET, LocalStack
-from tests.kafka_fixture import kcat, wait_for
+from devtools.stack import DEV_SECRET, LocalStack
+from tests.fixtures.kafka_fixture import kcat, wait_for
 
 RUN = uuid.uuid4().hex[:6]  # users unique to this run, in case the cluster is shared
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import orjson
 
-from pipeline.devstack import DEV_SECRET, LocalStack
-from pipeline.settings import KafkaSettings
+from core.settings import KafkaSettings
+from devtools.stack import DEV_SECRET, LocalStack
 from tests.e2e.test_pipeline import put_events
-from tests.kafka_fixture import TopicReader, wait_for
+from tests.fixtures.kafka_fixture import TopicReader, wait_for
 
 RUN = uuid.uuid4().hex[:6]
 VALID_USERS, PER_USER = 50, 20  # 1,000 valid events

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.broker import EmbeddedKafka
-from pipeline.devstack import DEV_SECRET, LocalStack, Ports, answers_ok
-from tests.kafka_cluster import create_led_by, leaders, wait_fully_replicated
-from tests.kafka_fixture import wait_for
-from tests.webhook_load import WebhookLoad, emulator_event_ids, emulator_stats
+from devtools.kafka_broker import EmbeddedKafka
+from devtools.stack import DEV_SECRET, LocalStack, Ports, answers_ok
+from tests.fixtures.kafka_cluster import create_led_by, leaders, wait_fully_replicated
+from tests.fixtures.kafka_fixture import wait_for
+from tests.fixtures.webhook_load import WebhookLoad, emulator_event_ids, emulator_stats
 
 TOTAL = 20_000
 PARTITIONS = 3

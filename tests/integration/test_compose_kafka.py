@@ -18,11 +18,11 @@ import yaml
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource
 
-from pipeline.broker import EmbeddedKafka, free_port
-from pipeline.broker import _Node as Node
-from pipeline.kafka import admin_client, ensure_topics, producer_config
-from pipeline.settings import KafkaSettings
-from tests.kafka_fixture import wait_for
+from core.kafka import admin_client, ensure_topics, producer_config
+from core.settings import KafkaSettings
+from devtools.kafka_broker import EmbeddedKafka, free_port
+from devtools.kafka_broker import _Node as Node
+from tests.fixtures.kafka_fixture import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -8,13 +8,13 @@ import sys
 import textwrap
 from pathlib import Path
 
-from pipeline.broker import free_port
-from tests.kafka_fixture import wait_for
+from devtools.kafka_broker import free_port
+from tests.fixtures.kafka_fixture import wait_for
 
 _PARENT = """
 import sys, time
 from pathlib import Path
-from tests.service_process import ServiceProcess
+from tests.fixtures.service_process import ServiceProcess
 port = {port}
 child = ServiceProcess(
     "emulator", {{"EMULATOR_PORT": str(port)}}, f"http://127.0.0.1:{{port}}/healthz",
@@ -65,7 +65,7 @@ def test_a_service_dies_with_the_killed_process_that_started_it(tmp_path: Path) 
 
 _STUBBORN_PARENT = """
 import subprocess, sys, time
-from pipeline.broker import die_with_parent
+from devtools.kafka_broker import die_with_parent
 child = subprocess.Popen(
     [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
      "print(flush=True); time.sleep(600)"],

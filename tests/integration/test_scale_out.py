@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.broker import free_port
-from pipeline.devstack import answers_ok
-from pipeline.settings import KafkaSettings
-from tests.kafka_fixture import topic_env, wait_for
-from tests.personalize_fixture import RunningEmulator
-from tests.service_process import ServiceProcess, scraped
-from tests.webhook_load import WebhookLoad, emulator_event_ids, emulator_stats
+from core.settings import KafkaSettings
+from devtools.kafka_broker import free_port
+from devtools.stack import answers_ok
+from tests.fixtures.kafka_fixture import topic_env, wait_for
+from tests.fixtures.personalize_fixture import RunningEmulator
+from tests.fixtures.service_process import ServiceProcess, scraped
+from tests.fixtures.webhook_load import WebhookLoad, emulator_event_ids, emulator_stats
 
 SECRET = "scale-out-test-webhook-secret-0123456789"
 SINK_THREADS = 4

@@ -27,14 +27,14 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from pipeline.broker import EmbeddedKafka, free_port
-from pipeline.devstack import DEV_CAMPAIGN_ARN, answers_ok
-from pipeline.kafka import ensure_topics
-from pipeline.settings import KafkaSettings
-from tests.kafka_fixture import TopicReader, committed_total, wait_for
-from tests.personalize_fixture import RunningEmulator
-from tests.service_process import ServiceProcess
-from tests.webhook_load import emulator_event_ids, event_id
+from core.kafka import ensure_topics
+from core.settings import KafkaSettings
+from devtools.kafka_broker import EmbeddedKafka, free_port
+from devtools.stack import DEV_CAMPAIGN_ARN, answers_ok
+from tests.fixtures.kafka_fixture import TopicReader, committed_total, wait_for
+from tests.fixtures.personalize_fixture import RunningEmulator
+from tests.fixtures.service_process import ServiceProcess
+from tests.fixtures.webhook_load import emulator_event_ids, event_id
 
 USER, PASSWORD = "pipeline", "scram-password-for-the-secured-test"
 SECRET = "secured-kafka-test-webhook-secret-0123456789"

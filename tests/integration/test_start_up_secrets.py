@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from pipeline.devstack import DEV_SECRET
-from pipeline.secret_strength import HOW_TO_GENERATE
+from core.secret_strength import HOW_TO_GENERATE
+from devtools.stack import DEV_SECRET
 
 GOOD = "Vx3w2hHq8bM2c1yQ0rR8Z9t6pLsK4nDe-1"
 

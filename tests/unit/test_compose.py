@@ -11,9 +11,9 @@ import jsonschema
 import pytest
 import yaml
 
-from pipeline.broker import kafka_version
-from pipeline.settings import KafkaSettings
-from tests.environment import service_variables
+from core.settings import KafkaSettings
+from devtools.kafka_broker import kafka_version
+from tests.fixtures.environment import service_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
@@ -91,7 +91,7 @@ def test_the_file_follows_the_compose_specification() -> None:
 
 
 def test_kafka_runs_the_version_the_embedded_broker_pins() -> None:
-    """pipeline/broker/pom.xml is the one place the Kafka version is decided."""
+    """devtools/kafka_broker/pom.xml is the one place the Kafka version is decided."""
     assert SERVICES["kafka"]["image"] == f"apache/kafka:{kafka_version()}"
 
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.environment import service_variables, strip_caller_settings
+from tests.fixtures.environment import service_variables, strip_caller_settings
 
 
 def test_the_callers_service_aws_and_proxy_settings_are_removed(

@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from pipeline.record_size import fit_dead_letter, record_size
+from core.record_size import fit_dead_letter, record_size
 from schemas import Interaction, load_rules
-from sinks.intake import Accepted, Refused, take
-from sinks.personalize_client import event_problems
-from sinks.runner import PersonalizeSink
-from sinks.settings import SinkSettings
+from sinks.personalize.client import event_problems
+from sinks.personalize.intake import Accepted, Refused, take
+from sinks.personalize.settings import SinkSettings
+from sinks.personalize.sink import PersonalizeSink
 from streams.dedup import SeenInsertIds
 from streams.processor import BatchProcessor, Destinations
 from streams.weighting import Weigher

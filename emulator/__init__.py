@@ -1,5 +1,0 @@
-"""A local stand-in for AWS Personalize: real HTTP, requests checked against botocore's model."""
-
-from emulator.personalize import EmulatorSettings, create_app, run
-
-__all__ = ["EmulatorSettings", "create_app", "run"]

@@ -1,0 +1,500 @@
+"""The sink's poll loop: put (batch), flush (deliver in a bounded pool), commit (what is done).
+
+Kafka Connect's SinkTask contract, with offsets following delivery: one thread polls Kafka,
+groups interactions (batcher.py), hands full or lingered groups to a pool of threads
+calling PutEvents (delivery.py), and commits per partition only up to the lowest offset
+not yet delivered or dead-lettered (offsets.py). The pool's results come back to this
+thread through a queue, so the batcher and the offsets are only touched here.
+
+- Back-pressure: above `sink_max_pending_events` held in memory the partitions are paused
+  (the consumer keeps polling, so it stays in the group) and resumed below half of it; a
+  partition is also paused while `sink_max_uncommitted_events` of its records sit above its
+  committed offset.
+- Retries: botocore retries inside a call; after that the call is re-queued with the sink's
+  own exponential backoff, never dropped.
+- Fatal errors stop delivery (`sink_delivery_stopped` 1, /readyz 503), keep everything
+  uncommitted, and probe with the held call every `sink_fatal_retry_seconds` until it works.
+- Duplicates after a crash: a restarted sink re-reads every record above the committed
+  offsets, at most `sink_max_uncommitted_events` (+ one consume batch) per partition: past it
+  the partition is paused and the group holding its offset is sent at once. It re-sends only
+  the calls in flight at the crash: the source offsets of every accepted call go to the
+  delivery log (delivery_log.py), which the next owner of a partition reads on
+  assignment to skip them. A call is in flight from its submission to the pool until Kafka
+  acknowledged its delivery-log record, and at most 2 x `sink_threads` calls are in flight, so
+  a crash re-sends at most 2 x `sink_threads` x 10 events (more only if the log cannot be
+  written or read within `sink_delivery_log_read_timeout_seconds`; a call AWS accepted but
+  whose answer was lost is also sent twice).
+"""
+
+import heapq
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+
+from core.consumer_lag import LagReporter
+from core.kafka import consumer_config, producer_config
+from core.record_size import fit_dead_letter
+from sinks.personalize import metrics
+from sinks.personalize.batcher import Batcher, Call, Pending
+from sinks.personalize.client import build_client, check_configured
+from sinks.personalize.delivery import Delivery, Outcome, Verdict, backoff
+from sinks.personalize.delivery_log import DeliveryLog
+from sinks.personalize.intake import Refused, take
+from sinks.personalize.offsets import OffsetTracker
+from sinks.personalize.rate_limit import RateLimiter
+from sinks.personalize.send_queue import SendQueue
+from sinks.personalize.settings import SinkSettings
+
+log = logging.getLogger(__name__)
+
+# consume() cannot be woken by a finished call, so while calls are in flight or wait for a
+# token it waits at most one turn: long enough that each turn hands the pool a burst of calls
+# (the core works through them together instead of waking from idle once per call: ~10% of
+# the sink's CPU at 1,000 calls/s), short enough that the in-flight cap allows the rate with
+# room to spare. A call holds its slot about two turns (its result is collected the turn
+# after it went out, its delivery-log record acknowledged a turn later), so a turn is a
+# quarter of max_in_flight / rate: 4 ms for 16 calls at 1,000 calls/s.
+_LONGEST_TURN_SECONDS = 0.01
+_SHORTEST_TURN_SECONDS = 0.001
+_SMALLEST_DEAD_LETTER_BYTES = 1024
+
+
+class PersonalizeSink:
+    def __init__(self, settings: SinkSettings, clock: Callable[[], float] = time.monotonic):
+        check_configured(settings)
+        self._settings = settings
+        self._topic = settings.interactions_topic
+        self._clock = clock
+        self._limiter = RateLimiter(settings.sink_rate_limit_calls_per_second)
+        client = None if settings.sink_dry_run else build_client(settings, self._limiter)
+        self._delivery = Delivery(client, settings.aws_personalize_tracking_id or "")
+        self._pool = ThreadPoolExecutor(settings.sink_threads, thread_name_prefix="put-events")
+        # A queued call per busy thread; a call counts until its delivery-log record is stored.
+        self._max_in_flight = 2 * settings.sink_threads
+        turn = self._max_in_flight / settings.sink_rate_limit_calls_per_second / 4
+        self._turn = min(_LONGEST_TURN_SECONDS, max(_SHORTEST_TURN_SECONDS, turn))
+        self._results: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        self._consumer = Consumer(
+            consumer_config(
+                settings,
+                settings.sink_group_id,
+                # A group without a valid offset (new, expired, or behind retention) delivers
+                # everything still kept rather than skip it: Personalize drops repeated eventIds.
+                offset_reset="earliest",
+                on_commit=self._on_commit,
+            )
+        )
+        self._producer = Producer(producer_config(settings))  # dead letters, delivery log
+        self._log = DeliveryLog(settings, self._producer, write=not settings.sink_dry_run)
+        self._already: dict[int, set[int]] = {}  # per partition, offsets the log says delivered
+        self._already_delivered = metrics.EVENTS.labels(outcome="already_delivered")
+        self._batcher = Batcher(settings.sink_linger_seconds, clock)
+        self._offsets = OffsetTracker()
+        self._ready_calls = SendQueue()
+        self._retries: list[tuple[float, int, Call]] = []  # heap of (due time, seq, call)
+        self._sequence = itertools.count()
+        self._in_flight = 0
+        self._epochs: dict[int, int] = {}  # partition -> its current assignment's number
+        self._assigned: set[int] = set()
+        self._paused: set[int] = set()  # partitions paused by back-pressure
+        self._memory_full = False
+        self._stopped_by: str | None = None  # the fatal error code while delivery is stopped
+        self._next_probe = 0.0
+        self._had_assignment = False
+        self._closing = False
+        self._next_commit = 0.0
+
+    @property
+    def ready(self) -> bool:
+        """Ready once it holds partitions, and as long as delivery is not stopped."""
+        return self._had_assignment and self._stopped_by is None
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            self._log.prepare()
+            self._consumer.subscribe(
+                [self._topic],
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
+            while not stop.is_set():
+                messages = self._consumer.consume(
+                    self._settings.sink_poll_max_messages, self._poll_timeout()
+                )
+                for message in messages:
+                    self._accept(message)
+                self._step()
+            self._ready_calls.extend(self._batcher.drain())
+            self._finish_outstanding(None)
+            self._producer.flush(10)  # dead letters acknowledged count as done
+            self._producer.poll(0)
+            self._commit(synchronous=True)
+        finally:
+            self._closing = True  # close() revokes: commit what is done, send nothing more
+            self._consumer.close()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._producer.flush(10)
+
+    def _poll_timeout(self) -> float:
+        """One turn while calls are in flight: their results (and the next sends) wait for it."""
+        if (
+            self._in_flight
+            or self._log.unacknowledged_calls
+            or (self._ready_calls and self._stopped_by is None)
+        ):
+            return min(self._turn, self._settings.sink_poll_timeout_seconds)
+        return self._settings.sink_poll_timeout_seconds
+
+    def _step(self) -> None:
+        """One turn after a poll: results in, due groups out, back-pressure, commit."""
+        self._collect()
+        self._producer.poll(0)  # dead-letter acknowledgements
+        self._schedule()
+        self._apply_pressure()
+        self._commit(synchronous=False)
+
+    # -- put: records in ---------------------------------------------------------------------
+
+    def _accept(self, message: Message) -> None:
+        if message.error():
+            if message.error().code() != KafkaError._PARTITION_EOF:
+                log.warning("consume error", extra={"error": str(message.error())})
+            return
+        partition, offset = message.partition(), message.offset()
+        value = message.value() or b""
+        self._offsets.add(partition, offset)
+        if self._already:  # only after an assignment found records delivered above its offset
+            delivered = self._already.get(partition)
+            if delivered is not None and offset in delivered:
+                delivered.discard(offset)
+                if not delivered:
+                    del self._already[partition]
+                self._offsets.done(partition, offset)
+                self._already_delivered.inc()
+                return
+        item = Pending(partition, offset, {}, value, self._epochs.get(partition, 0))
+        taken = take(value)
+        if isinstance(taken, Refused):
+            self._dead_letter(item, taken.reason)
+            return
+        item.event = taken.event
+        full = self._batcher.add(taken.user_id, taken.session_id, item)
+        if full is not None:
+            self._ready_calls.append(full)
+
+    # -- flush: calls out, results back ------------------------------------------------------
+
+    def _schedule(self) -> None:
+        now = self._clock()
+        self._ready_calls.extend(self._batcher.due())
+        while self._retries and self._retries[0][0] <= now:
+            self._ready_calls.push_front(heapq.heappop(self._retries)[2])
+        if self._stopped_by is not None:
+            # One probe at a time, with the held call, until the cause is fixed.
+            if self._ready_calls and self._in_flight == 0 and now >= self._next_probe:
+                if not self._limiter.take():
+                    self._next_probe = now + self._settings.sink_fatal_retry_seconds
+                    self._submit(self._ready_calls.pop())
+            return
+        # A call's first attempt takes its token here, without blocking: the rest wait a turn.
+        while (
+            self._ready_calls
+            and self._in_flight + self._log.unacknowledged_calls < self._max_in_flight
+        ):
+            if self._limiter.take():
+                return
+            self._submit(self._ready_calls.pop())
+
+    def _submit(self, call: Call) -> None:
+        self._in_flight += 1
+        metrics.IN_FLIGHT.set(self._in_flight)
+        self._pool.submit(self._send, call)
+
+    def _send(self, call: Call) -> None:  # in a pool thread
+        self._results.put(self._delivery.send(call))
+
+    def _collect(self, wait: float = 0.0) -> None:
+        """Handle every result that came back (waiting up to `wait` for the first one), then
+        write what was delivered to the delivery log: one record per partition per turn."""
+        while True:
+            try:
+                outcome = self._results.get(timeout=wait) if wait else self._results.get_nowait()
+            except queue.Empty:
+                break
+            wait = 0.0
+            self._in_flight -= 1
+            metrics.IN_FLIGHT.set(self._in_flight)
+            self._handle(outcome)
+        self._log.write()
+
+    def _handle(self, outcome: Outcome) -> None:
+        call = outcome.call
+        if self._epochs.get(call.partition) != call.items[0].epoch:
+            return  # revoked meanwhile: the partition's new owner re-reads these records
+        if outcome.verdict is Verdict.DELIVERED:
+            for item in call.items:
+                self._offsets.done(item.partition, item.offset)
+            self._log.delivered(call)
+            if self._stopped_by is not None:
+                log.info("delivery resumed", extra={"after": self._stopped_by})
+                self._stopped_by = None
+                metrics.DELIVERY_STOPPED.set(0)
+        elif outcome.verdict in (Verdict.RETRYABLE, Verdict.UNEXPECTED):
+            if outcome.verdict is Verdict.UNEXPECTED:
+                # Retried like a throttled call (only this call waits) and alerted on.
+                log.warning(
+                    "unexpected PutEvents error: retrying the call with backoff",
+                    extra={
+                        "error_code": outcome.error_code[:200],  # the message may hold data
+                        "attempts": call.attempts + 1,
+                    },
+                )
+            call.attempts += 1
+            metrics.EVENTS.labels(outcome="retried").inc(len(call.items))
+            delay = backoff(
+                call.attempts,
+                self._settings.sink_backoff_base_seconds,
+                self._settings.sink_backoff_max_seconds,
+            )
+            due = self._clock() + delay
+            heapq.heappush(self._retries, (due, next(self._sequence), call))
+        elif outcome.verdict is Verdict.POISON:
+            if len(call.items) == 1:
+                self._dead_letter(call.items[0], f"{outcome.error_code}: {outcome.message}")
+            else:  # halve until the offending events are alone; the halves go first
+                half = len(call.items) // 2
+                for part in (call.items[half:], call.items[:half]):
+                    self._ready_calls.push_front(
+                        Call(call.partition, call.user_id, call.session_id, part, call.started)
+                    )
+        else:
+            if self._stopped_by is None:
+                log.error(
+                    "delivery stopped: fatal PutEvents error; nothing is committed or dropped, "
+                    "probing every %ss",
+                    self._settings.sink_fatal_retry_seconds,
+                    extra={"error_code": outcome.error_code, "error": outcome.message},
+                )
+                self._stopped_by = outcome.error_code
+                self._next_probe = self._clock() + self._settings.sink_fatal_retry_seconds
+                metrics.DELIVERY_STOPPED.set(1)
+            self._ready_calls.push_front(call)
+
+    def _dead_letter(self, item: Pending, reason: str, value: bytes | None = None) -> None:
+        """Produce to the dead-letter topic; the record is done once Kafka acknowledged it.
+
+        Cut down to fit KAFKA_MESSAGE_MAX_BYTES; one the broker still finds too large (its
+        limit is lower than the setting) is sent again as a 1 KB sample, never dropped."""
+
+        def acknowledged(error: KafkaError | None, _message: Message) -> None:
+            if error is not None:
+                log.warning("dead letter not acknowledged, retrying", extra={"error": str(error)})
+                smaller = None
+                if error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                    smaller = (item.value or b"")[:_SMALLEST_DEAD_LETTER_BYTES]
+                self._dead_letter(item, reason, smaller)
+                return
+            metrics.EVENTS.labels(outcome="dead_lettered").inc()
+            if self._epochs.get(item.partition) == item.epoch:
+                self._offsets.done(item.partition, item.offset)
+
+        headers = [("dead_letter_reason", reason[:1000].encode()), ("stage", b"sink")]
+        original = item.value if value is None else value
+        _, fitted, fitted_headers = fit_dead_letter(
+            None, original, headers, self._settings.kafka_message_max_bytes
+        )
+        if value is not None:
+            fitted_headers.append(("truncated_from_bytes", str(len(item.value or b"")).encode()))
+        while True:
+            try:
+                self._producer.produce(
+                    self._settings.interactions_dead_letter_topic,
+                    fitted,
+                    headers=fitted_headers,
+                    on_delivery=acknowledged,
+                )
+                return
+            except BufferError:  # librdkafka's queue is full: let acknowledgements drain it
+                self._producer.poll(0.1)
+
+    # -- memory and duplicates bounds ----------------------------------------------------------
+
+    def _apply_pressure(self) -> None:
+        """Pause what must wait: every partition while memory is full, and a partition whose
+        records above its committed offset reach `sink_max_uncommitted_events` (what a crash
+        would re-read); resume below half. The group holding a wide partition back goes now."""
+        pending = self._offsets.pending()
+        metrics.PENDING.set(pending)
+        limit = self._settings.sink_max_pending_events
+        if pending >= limit:
+            self._memory_full = True
+        elif pending <= limit // 2:
+            self._memory_full = False
+        metrics.UNCOMMITTED.set(
+            sum(self._offsets.done_above_watermark().values())
+            + self._offsets.done_below_watermark()
+        )
+        bound = self._settings.sink_max_uncommitted_events
+        wanted = set(self._assigned) if self._memory_full else set()
+        for partition, span in self._offsets.spans().items():
+            if span >= bound or (partition in self._paused and span > bound // 2):
+                wanted.add(partition)
+            if span >= bound and self._batcher.oldest_offset(partition) == self._offsets.watermark(
+                partition
+            ):
+                call = self._batcher.pop_oldest(partition)
+                if call is not None:
+                    self._ready_calls.push_front(call)  # next out: it unblocks the commit
+        wanted &= self._assigned
+        if wanted != self._paused:
+            if pause := wanted - self._paused:
+                self._consumer.pause([TopicPartition(self._topic, p) for p in pause])
+            if resume := self._paused - wanted:
+                self._consumer.resume([TopicPartition(self._topic, p) for p in resume])
+            self._paused = wanted
+            metrics.PAUSED.set(len(wanted))
+
+    # -- commit --------------------------------------------------------------------------------
+
+    def _commit(self, synchronous: bool, partitions: list[int] | None = None) -> None:
+        """Commit the watermarks that moved: every `sink_commit_interval_seconds`, at once when
+        the delivered-but-uncommitted records exceed the bound, and on revocation/shutdown."""
+        now = self._clock()
+        if (
+            not synchronous
+            and now < self._next_commit
+            and self._offsets.done_below_watermark() < self._settings.sink_max_uncommitted_events
+        ):
+            return
+        self._next_commit = now + self._settings.sink_commit_interval_seconds
+        moved = self._offsets.committable()
+        if partitions is not None:
+            moved = {p: o for p, o in moved.items() if p in partitions}
+        if not moved:
+            return
+        offsets = [TopicPartition(self._topic, p, o) for p, o in moved.items()]
+        offsets += self._log.commit_offsets(moved)  # one request: where a restart reads the log
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=not synchronous)
+        except Exception as exc:  # e.g. a rebalance in progress: the next turn commits again
+            log.warning("commit failed", extra={"error": str(exc)})
+            return
+        self._offsets.committed(moved)
+
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """An asynchronous commit's answer (served by consume()): a refused one is redone."""
+        failed = [tp.partition for tp in partitions if tp.error is not None]
+        if error is not None or failed:
+            log.warning(
+                "offset commit failed; committing again",
+                extra={
+                    "error": str(error),
+                    "partitions": failed or [tp.partition for tp in partitions],
+                },
+            )
+            self._offsets.uncommit(failed or [tp.partition for tp in partitions])
+
+    def _finish_outstanding(self, partitions: list[int] | None) -> None:
+        """Deliver what is held (for `partitions`, or all) until done, stopped or timed out."""
+        deadline = self._clock() + self._settings.sink_revoke_timeout_seconds
+        while self._offsets.pending(partitions) > 0 and self._stopped_by is None:
+            if self._clock() > deadline:
+                log.warning(
+                    "gave up waiting for deliveries; the records stay uncommitted",
+                    extra={"pending": self._offsets.pending(partitions)},
+                )
+                return
+            self._schedule()
+            self._producer.poll(0)
+            self._collect(wait=0.05)
+
+    # -- rebalances ----------------------------------------------------------------------------
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._epochs[tp.partition] = self._epochs.get(tp.partition, 0) + 1
+            self._assigned.add(tp.partition)
+        self._had_assignment = True
+        self._paused = set()  # a new assignment is not paused: back-pressure decides again
+        metrics.PAUSED.set(0)
+        numbers = [tp.partition for tp in partitions]
+        asked = [TopicPartition(self._topic, p) for p in numbers]
+        asked += [TopicPartition(self._log.topic, p) for p in numbers]
+        try:
+            committed = self._consumer.committed(asked, 10)
+        except Exception as exc:
+            log.warning(
+                "committed offsets not read: what was delivered above them is re-sent",
+                extra={"error": str(exc)},
+            )
+            return
+        # Where the group resumes (operators see what a restart re-reads) and reads the log.
+        resume = {tp.partition: tp.offset for tp in committed if tp.topic == self._topic}
+        log.info(
+            "partitions assigned",
+            extra={"committed_offsets": {str(p): o for p, o in resume.items()}},
+        )
+        starts = {tp.partition: tp.offset for tp in committed if tp.topic == self._log.topic}
+        watermarks = {p: max(o, 0) for p, o in resume.items()}  # none committed: from the start
+        self._already.update(self._log.restore(watermarks, starts))
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        revoked = [tp.partition for tp in partitions]
+        if not self._closing:
+            self._ready_calls.extend(self._batcher.drain(revoked))
+            self._finish_outstanding(revoked)
+        # Delivery-log records acknowledged: the log offsets committed below are exact.
+        self._producer.flush(self._settings.sink_revoke_timeout_seconds)
+        self._commit(synchronous=True, partitions=revoked)
+        self._forget(revoked)
+
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        lost = [tp.partition for tp in partitions]
+        self._batcher.drain(lost)
+        self._forget(lost)
+
+    def _forget(self, partitions: list[int]) -> None:
+        gone = set(partitions)
+        self._offsets.forget(partitions)
+        self._log.forget(partitions)
+        self._paused -= gone
+        for partition in partitions:
+            self._assigned.discard(partition)
+            self._epochs[partition] = self._epochs.get(partition, 0) + 1
+            self._already.pop(partition, None)
+        self._ready_calls.drop(gone)
+        self._retries = [r for r in self._retries if r[2].partition not in gone]
+        heapq.heapify(self._retries)
+
+
+def run(settings: SinkSettings) -> None:
+    import signal
+
+    from core.status_server import start_status_server
+
+    stop = threading.Event()
+    sink = PersonalizeSink(settings)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    lag = LagReporter(settings, settings.sink_group_id, settings.interactions_topic).start()
+    server = start_status_server(
+        settings.sink_status_host, settings.sink_status_port, lambda: sink.ready
+    )
+    log.info(
+        "sink started",
+        extra={"status_port": settings.sink_status_port, "dry_run": settings.sink_dry_run},
+    )
+    try:
+        sink.run(stop)
+    finally:
+        lag.stop()
+        server.shutdown()
