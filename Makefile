@@ -44,6 +44,7 @@ system-deps:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo  # the layers: pyproject.toml [tool.importlinter]
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .faust-data
