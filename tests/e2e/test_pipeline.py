@@ -85,7 +85,8 @@ def test_other_teams_read_the_interactions_topic_with_kcat(stack: LocalStack) ->
     """kcat, an independent Kafka client (Debian's, as a user has it), lists the pipeline's
     topics and sees the documented record keyed by user id."""
     listed = kcat("-L", "-b", str(stack.bootstrap))
-    for topic in ("amplitude.raw", "interactions.weighted", "interactions.dead-letter"):
+    own = stack.kafka  # the run's own names (<default>.dev-<hex>) on a shared broker
+    for topic in (own.raw_topic, own.interactions_topic, own.interactions_dead_letter_topic):
         assert f'topic "{topic}"' in listed, listed
     user = f"kcat-user-{RUN}"
     post(stack, {"events": [seed_event("bookmark", user, "item-k", 1)]})
