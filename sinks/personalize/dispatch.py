@@ -93,7 +93,7 @@ class Dispatcher:
         """Calls are out, or could go: the loop should come back within a turn."""
         return bool(self.in_flight or (self._ready and self.stopped_by is None))
 
-    def submit(self, call: Call, first: bool = False) -> None:
+    def submit(self, call: Call, *, first: bool = False) -> None:
         """Queue a call to send; `first`: ahead of its partition's others (a commit holder)."""
         if first:
             self._ready.push_front(call)
