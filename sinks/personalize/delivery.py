@@ -2,12 +2,14 @@
 decided here only (`classify`).
 
 - retryable: throttling, 5xx, timeouts, connection errors. botocore's standard mode already
-  retried inside the call; the runner re-queues it with the sink's own backoff (`backoff`).
+  retried inside the call; the dispatcher (dispatch.py) re-queues it with the sink's own
+  backoff.
 - poison: the request is invalid (InvalidInputException, the only error botocore's
-  personalize-events model lists for PutEvents; a validation error). The runner splits the call
-  to find the offending events and dead-letters them with the AWS message; the others go on.
+  personalize-events model lists for PutEvents; a validation error). The dispatcher halves the
+  call to find the offending events; the poll loop dead-letters them with the AWS message; the
+  others go on.
 - fatal: a configuration error no data causes and no retry fixes: the tracker does not exist,
-  the credentials are missing, refused or expired, the request is not allowed. The runner
+  the credentials are missing, refused or expired, the request is not allowed. The dispatcher
   stops delivery, fails readiness, keeps everything uncommitted and probes until it is fixed.
 - unexpected: any other error (a code AWS may add, a proxy's answer, a bug). Never dropped and
   never stopping the other partitions: the call is retried with the sink's backoff like a
@@ -16,7 +18,6 @@ decided here only (`classify`).
 """
 
 import logging
-import random
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -36,7 +37,7 @@ from botocore.exceptions import (
 
 from sinks.personalize import metrics
 from sinks.personalize.batcher import Call
-from sinks.personalize.client import put_events_request
+from sinks.personalize.events import put_events_request
 
 log = logging.getLogger(__name__)
 
@@ -149,11 +150,6 @@ def code_label(error: Exception, code: str) -> str:
     """The error_code label: an exception type's name, or an AWS code we know; any other code
     (the answering server's text, unbounded) is "other" (the log line has it)."""
     return code if not isinstance(error, ClientError) or code in KNOWN_CODES else "other"
-
-
-def backoff(attempt: int, base: float, cap: float, draw: Any = random.random) -> float:
-    """Exponential backoff with full jitter: a random delay below min(cap, base * 2**attempt)."""
-    return float(draw() * min(cap, base * 2**attempt))
 
 
 class Delivery:

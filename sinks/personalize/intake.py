@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sinks.personalize import metrics
-from sinks.personalize.client import event_problems, to_event
+from sinks.personalize.events import event_problems, to_event
 from sinks.personalize.interaction_decoder import InvalidInteraction, decode_interaction
 
 log = logging.getLogger(__name__)

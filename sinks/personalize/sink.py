@@ -1,39 +1,35 @@
-"""The sink's poll loop: put (batch), flush (deliver in a bounded pool), commit (what is done).
+"""The sink's poll loop: open (assign), put (accept), flush (dispatch), commit, close (revoke).
 
 Kafka Connect's SinkTask contract, with offsets following delivery: one thread polls Kafka,
-groups interactions (batcher.py), hands full or lingered groups to a pool of threads
-calling PutEvents (delivery.py), and commits per partition only up to the lowest offset
-not yet delivered or dead-lettered (offsets.py). The pool's results come back to this
-thread through a queue, so the batcher and the offsets are only touched here.
+groups interactions (batcher.py), hands full or lingered groups to the dispatcher
+(dispatch.py: a bounded pool calling PutEvents, retries, poison halving, fatal stops), and
+commits per partition only up to the lowest offset not yet delivered or dead-lettered
+(offsets.py). The dispatcher's finished calls come back to this thread (`collect`), so the
+batcher and the offsets are only touched here.
 
 - Back-pressure: above `sink_max_pending_events` held in memory the partitions are paused
   (the consumer keeps polling, so it stays in the group) and resumed below half of it; a
   partition is also paused while `sink_max_uncommitted_events` of its records sit above its
   committed offset.
-- Retries: botocore retries inside a call; after that the call is re-queued with the sink's
-  own exponential backoff, never dropped.
-- Fatal errors stop delivery (`sink_delivery_stopped` 1, /readyz 503), keep everything
-  uncommitted, and probe with the held call every `sink_fatal_retry_seconds` until it works.
+- Failed calls are never dropped (dispatch.py): retried with backoff, halved down to the
+  events Personalize refuses (which this loop dead-letters), or held while a fatal error
+  stops delivery; the sink is then not ready and everything stays uncommitted.
 - Duplicates after a crash: a restarted sink re-reads every record above the committed
   offsets, at most `sink_max_uncommitted_events` (+ one consume batch) per partition: past it
   the partition is paused and the group holding its offset is sent at once. It re-sends only
   the calls in flight at the crash: the source offsets of every accepted call go to the
-  delivery log (delivery_log.py), which the next owner of a partition reads on
-  assignment to skip them. A call is in flight from its submission to the pool until Kafka
-  acknowledged its delivery-log record, and at most 2 x `sink_threads` calls are in flight, so
-  a crash re-sends at most 2 x `sink_threads` x 10 events (more only if the log cannot be
+  delivery log (delivery_log.py), which the next owner of a partition reads on assignment to
+  skip them. A call is in flight from its submission to the pool until Kafka acknowledged its
+  delivery-log record, and at most 2 x `sink_threads` calls are in flight (dispatch.py), so a
+  crash re-sends at most 2 x `sink_threads` x 10 events (more only if the log cannot be
   written or read within `sink_delivery_log_read_timeout_seconds`; a call AWS accepted but
   whose answer was lost is also sent twice).
 """
 
-import heapq
-import itertools
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
@@ -43,25 +39,16 @@ from core.record_size import fit_dead_letter
 from sinks.personalize import metrics
 from sinks.personalize.batcher import Batcher, Call, Pending
 from sinks.personalize.client import build_client, check_configured
-from sinks.personalize.delivery import Delivery, Outcome, Verdict, backoff
+from sinks.personalize.delivery import Delivery, Verdict
 from sinks.personalize.delivery_log import DeliveryLog
+from sinks.personalize.dispatch import Dispatcher
 from sinks.personalize.intake import Refused, take
 from sinks.personalize.offsets import OffsetTracker
 from sinks.personalize.rate_limit import RateLimiter
-from sinks.personalize.send_queue import SendQueue
 from sinks.personalize.settings import SinkSettings
 
 log = logging.getLogger(__name__)
 
-# consume() cannot be woken by a finished call, so while calls are in flight or wait for a
-# token it waits at most one turn: long enough that each turn hands the pool a burst of calls
-# (the core works through them together instead of waking from idle once per call: ~10% of
-# the sink's CPU at 1,000 calls/s), short enough that the in-flight cap allows the rate with
-# room to spare. A call holds its slot about two turns (its result is collected the turn
-# after it went out, its delivery-log record acknowledged a turn later), so a turn is a
-# quarter of max_in_flight / rate: 4 ms for 16 calls at 1,000 calls/s.
-_LONGEST_TURN_SECONDS = 0.01
-_SHORTEST_TURN_SECONDS = 0.001
 _SMALLEST_DEAD_LETTER_BYTES = 1024
 
 
@@ -71,15 +58,10 @@ class PersonalizeSink:
         self._settings = settings
         self._topic = settings.interactions_topic
         self._clock = clock
-        self._limiter = RateLimiter(settings.sink_rate_limit_calls_per_second)
-        client = None if settings.sink_dry_run else build_client(settings, self._limiter)
-        self._delivery = Delivery(client, settings.aws_personalize_tracking_id or "")
-        self._pool = ThreadPoolExecutor(settings.sink_threads, thread_name_prefix="put-events")
-        # A queued call per busy thread; a call counts until its delivery-log record is stored.
-        self._max_in_flight = 2 * settings.sink_threads
-        turn = self._max_in_flight / settings.sink_rate_limit_calls_per_second / 4
-        self._turn = min(_LONGEST_TURN_SECONDS, max(_SHORTEST_TURN_SECONDS, turn))
-        self._results: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        limiter = RateLimiter(settings.sink_rate_limit_calls_per_second)
+        client = None if settings.sink_dry_run else build_client(settings, limiter)
+        delivery = Delivery(client, settings.aws_personalize_tracking_id or "")
+        self._dispatcher = Dispatcher(settings, delivery.send, limiter, self._current, clock)
         self._consumer = Consumer(
             consumer_config(
                 settings,
@@ -96,16 +78,10 @@ class PersonalizeSink:
         self._already_delivered = metrics.EVENTS.labels(outcome="already_delivered")
         self._batcher = Batcher(settings.sink_linger_seconds, clock)
         self._offsets = OffsetTracker()
-        self._ready_calls = SendQueue()
-        self._retries: list[tuple[float, int, Call]] = []  # heap of (due time, seq, call)
-        self._sequence = itertools.count()
-        self._in_flight = 0
         self._epochs: dict[int, int] = {}  # partition -> its current assignment's number
         self._assigned: set[int] = set()
         self._paused: set[int] = set()  # partitions paused by back-pressure
         self._memory_full = False
-        self._stopped_by: str | None = None  # the fatal error code while delivery is stopped
-        self._next_probe = 0.0
         self._had_assignment = False
         self._closing = False
         self._next_commit = 0.0
@@ -113,7 +89,7 @@ class PersonalizeSink:
     @property
     def ready(self) -> bool:
         """Ready once it holds partitions, and as long as delivery is not stopped."""
-        return self._had_assignment and self._stopped_by is None
+        return self._had_assignment and self._dispatcher.stopped_by is None
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -133,7 +109,7 @@ class PersonalizeSink:
                 for message in messages:
                     self._accept(message)
                 self._step()
-            self._ready_calls.extend(self._batcher.drain())
+            self._dispatcher.submit_all(self._batcher.drain())
             self._finish_outstanding(None)
             self._producer.flush(10)  # dead letters acknowledged count as done
             self._producer.poll(0)
@@ -141,24 +117,20 @@ class PersonalizeSink:
         finally:
             self._closing = True  # close() revokes: commit what is done, send nothing more
             self._consumer.close()
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._dispatcher.close()
             self._producer.flush(10)
 
     def _poll_timeout(self) -> float:
         """One turn while calls are in flight: their results (and the next sends) wait for it."""
-        if (
-            self._in_flight
-            or self._log.unacknowledged_calls
-            or (self._ready_calls and self._stopped_by is None)
-        ):
-            return min(self._turn, self._settings.sink_poll_timeout_seconds)
+        if self._dispatcher.busy or self._log.unacknowledged_calls:
+            return min(self._dispatcher.turn, self._settings.sink_poll_timeout_seconds)
         return self._settings.sink_poll_timeout_seconds
 
     def _step(self) -> None:
         """One turn after a poll: results in, due groups out, back-pressure, commit."""
         self._collect()
         self._producer.poll(0)  # dead-letter acknowledgements
-        self._schedule()
+        self._flush()
         self._apply_pressure()
         self._commit(synchronous=False)
 
@@ -189,105 +161,30 @@ class PersonalizeSink:
         item.event = taken.event
         full = self._batcher.add(taken.user_id, taken.session_id, item)
         if full is not None:
-            self._ready_calls.append(full)
+            self._dispatcher.submit(full)
 
-    # -- flush: calls out, results back ------------------------------------------------------
+    # -- flush: calls out (dispatch.py), results back ------------------------------------------
 
-    def _schedule(self) -> None:
-        now = self._clock()
-        self._ready_calls.extend(self._batcher.due())
-        while self._retries and self._retries[0][0] <= now:
-            self._ready_calls.push_front(heapq.heappop(self._retries)[2])
-        if self._stopped_by is not None:
-            # One probe at a time, with the held call, until the cause is fixed.
-            if self._ready_calls and self._in_flight == 0 and now >= self._next_probe:
-                if not self._limiter.take():
-                    self._next_probe = now + self._settings.sink_fatal_retry_seconds
-                    self._submit(self._ready_calls.pop())
-            return
-        # A call's first attempt takes its token here, without blocking: the rest wait a turn.
-        while (
-            self._ready_calls
-            and self._in_flight + self._log.unacknowledged_calls < self._max_in_flight
-        ):
-            if self._limiter.take():
-                return
-            self._submit(self._ready_calls.pop())
-
-    def _submit(self, call: Call) -> None:
-        self._in_flight += 1
-        metrics.IN_FLIGHT.set(self._in_flight)
-        self._pool.submit(self._send, call)
-
-    def _send(self, call: Call) -> None:  # in a pool thread
-        self._results.put(self._delivery.send(call))
+    def _flush(self) -> None:
+        self._dispatcher.submit_all(self._batcher.due())
+        self._dispatcher.dispatch(held=self._log.unacknowledged_calls)
 
     def _collect(self, wait: float = 0.0) -> None:
-        """Handle every result that came back (waiting up to `wait` for the first one), then
+        """Settle every call that came back (waiting up to `wait` for the first one), then
         write what was delivered to the delivery log: one record per partition per turn."""
-        while True:
-            try:
-                outcome = self._results.get(timeout=wait) if wait else self._results.get_nowait()
-            except queue.Empty:
-                break
-            wait = 0.0
-            self._in_flight -= 1
-            metrics.IN_FLIGHT.set(self._in_flight)
-            self._handle(outcome)
+        for outcome in self._dispatcher.collect(wait):
+            call = outcome.call
+            if outcome.verdict is Verdict.DELIVERED:
+                for item in call.items:
+                    self._offsets.done(item.partition, item.offset)
+                self._log.delivered(call)
+            else:  # an event Personalize refuses, alone in its call
+                self._dead_letter(call.items[0], f"{outcome.error_code}: {outcome.message}")
         self._log.write()
 
-    def _handle(self, outcome: Outcome) -> None:
-        call = outcome.call
-        if self._epochs.get(call.partition) != call.items[0].epoch:
-            return  # revoked meanwhile: the partition's new owner re-reads these records
-        if outcome.verdict is Verdict.DELIVERED:
-            for item in call.items:
-                self._offsets.done(item.partition, item.offset)
-            self._log.delivered(call)
-            if self._stopped_by is not None:
-                log.info("delivery resumed", extra={"after": self._stopped_by})
-                self._stopped_by = None
-                metrics.DELIVERY_STOPPED.set(0)
-        elif outcome.verdict in (Verdict.RETRYABLE, Verdict.UNEXPECTED):
-            if outcome.verdict is Verdict.UNEXPECTED:
-                # Retried like a throttled call (only this call waits) and alerted on.
-                log.warning(
-                    "unexpected PutEvents error: retrying the call with backoff",
-                    extra={
-                        "error_code": outcome.error_code[:200],  # the message may hold data
-                        "attempts": call.attempts + 1,
-                    },
-                )
-            call.attempts += 1
-            metrics.EVENTS.labels(outcome="retried").inc(len(call.items))
-            delay = backoff(
-                call.attempts,
-                self._settings.sink_backoff_base_seconds,
-                self._settings.sink_backoff_max_seconds,
-            )
-            due = self._clock() + delay
-            heapq.heappush(self._retries, (due, next(self._sequence), call))
-        elif outcome.verdict is Verdict.POISON:
-            if len(call.items) == 1:
-                self._dead_letter(call.items[0], f"{outcome.error_code}: {outcome.message}")
-            else:  # halve until the offending events are alone; the halves go first
-                half = len(call.items) // 2
-                for part in (call.items[half:], call.items[:half]):
-                    self._ready_calls.push_front(
-                        Call(call.partition, call.user_id, call.session_id, part, call.started)
-                    )
-        else:
-            if self._stopped_by is None:
-                log.error(
-                    "delivery stopped: fatal PutEvents error; nothing is committed or dropped, "
-                    "probing every %ss",
-                    self._settings.sink_fatal_retry_seconds,
-                    extra={"error_code": outcome.error_code, "error": outcome.message},
-                )
-                self._stopped_by = outcome.error_code
-                self._next_probe = self._clock() + self._settings.sink_fatal_retry_seconds
-                metrics.DELIVERY_STOPPED.set(1)
-            self._ready_calls.push_front(call)
+    def _current(self, call: Call) -> bool:
+        """Still this assignment's: else revoked meanwhile, the new owner re-reads it."""
+        return self._epochs.get(call.partition) == call.items[0].epoch
 
     def _dead_letter(self, item: Pending, reason: str, value: bytes | None = None) -> None:
         """Produce to the dead-letter topic; the record is done once Kafka acknowledged it.
@@ -353,7 +250,7 @@ class PersonalizeSink:
             ):
                 call = self._batcher.pop_oldest(partition)
                 if call is not None:
-                    self._ready_calls.push_front(call)  # next out: it unblocks the commit
+                    self._dispatcher.submit(call, first=True)  # next out: it unblocks the commit
         wanted &= self._assigned
         if wanted != self._paused:
             if pause := wanted - self._paused:
@@ -406,14 +303,14 @@ class PersonalizeSink:
     def _finish_outstanding(self, partitions: list[int] | None) -> None:
         """Deliver what is held (for `partitions`, or all) until done, stopped or timed out."""
         deadline = self._clock() + self._settings.sink_revoke_timeout_seconds
-        while self._offsets.pending(partitions) > 0 and self._stopped_by is None:
+        while self._offsets.pending(partitions) > 0 and self._dispatcher.stopped_by is None:
             if self._clock() > deadline:
                 log.warning(
                     "gave up waiting for deliveries; the records stay uncommitted",
                     extra={"pending": self._offsets.pending(partitions)},
                 )
                 return
-            self._schedule()
+            self._flush()
             self._producer.poll(0)
             self._collect(wait=0.05)
 
@@ -450,7 +347,7 @@ class PersonalizeSink:
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = [tp.partition for tp in partitions]
         if not self._closing:
-            self._ready_calls.extend(self._batcher.drain(revoked))
+            self._dispatcher.submit_all(self._batcher.drain(revoked))
             self._finish_outstanding(revoked)
         # Delivery-log records acknowledged: the log offsets committed below are exact.
         self._producer.flush(self._settings.sink_revoke_timeout_seconds)
@@ -471,9 +368,7 @@ class PersonalizeSink:
             self._assigned.discard(partition)
             self._epochs[partition] = self._epochs.get(partition, 0) + 1
             self._already.pop(partition, None)
-        self._ready_calls.drop(gone)
-        self._retries = [r for r in self._retries if r[2].partition not in gone]
-        heapq.heapify(self._retries)
+        self._dispatcher.forget(gone)
 
 
 def run(settings: SinkSettings) -> None:

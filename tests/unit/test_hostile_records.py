@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from core.record_size import fit_dead_letter, record_size
 from schemas import Interaction, load_rules
-from sinks.personalize.client import event_problems
+from sinks.personalize.events import event_problems
 from sinks.personalize.intake import Accepted, Refused, take
 from sinks.personalize.settings import SinkSettings
 from sinks.personalize.sink import PersonalizeSink
@@ -269,8 +269,9 @@ def test_the_sink_batches_or_dead_letters_every_record(
     output.records.clear()
     runner._accept(Message(next(OFFSETS), value))  # type: ignore[arg-type]
     held = sum(len(call.items) for call in runner._batcher.drain())
-    while runner._ready_calls:
-        held += len(runner._ready_calls.pop().items)
+    queued = runner._dispatcher._ready  # full groups handed to the dispatcher, not sent
+    while queued:
+        held += len(queued.pop().items)
     assert held + len(output.records) == 1
     for _topic, key, record, headers in output.records:
         assert record_size(key, record, headers) <= MAX_BYTES

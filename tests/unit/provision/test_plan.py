@@ -8,7 +8,7 @@ import pytest
 from provision.plan import RECIPE_ARN, build_plan, check_request
 from schemas import Interaction, load_rules
 from sinks.history.csv_rows import HEADER
-from sinks.personalize.client import to_event
+from sinks.personalize.events import to_event
 
 # PutEvents event member -> interactions dataset column (USER_ID is the call's userId).
 EVENT_COLUMNS = {

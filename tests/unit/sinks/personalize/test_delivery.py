@@ -1,4 +1,4 @@
-"""Failure classes in one place, backoff with jitter, the shared rate limit, event limits."""
+"""Failure classes in one place, the shared rate limit, a dry run's log."""
 
 import logging
 from datetime import UTC, datetime
@@ -7,12 +7,8 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from core.logs import JsonFormatter
-from core.service_model import validate
-from sinks.personalize.client import _shapes, event_problems
-from sinks.personalize.delivery import Verdict, backoff, classify, code_label
+from sinks.personalize.delivery import Verdict, classify, code_label
 from sinks.personalize.rate_limit import RateLimiter
-
-SHAPES = _shapes()
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -80,13 +76,6 @@ def test_error_code_labels_are_bounded() -> None:
     assert code_label(RuntimeError(), "RuntimeError") == "RuntimeError"
 
 
-def test_backoff_is_exponential_capped_and_jittered() -> None:
-    assert backoff(0, 0.5, 30, lambda: 1.0) == 0.5
-    assert backoff(3, 0.5, 30, lambda: 1.0) == 4.0
-    assert backoff(10, 0.5, 30, lambda: 1.0) == 30
-    assert backoff(3, 0.5, 30, lambda: 0.25) == 1.0
-
-
 def test_rate_limiter_spaces_tokens_after_a_short_burst() -> None:
     clock = [0.0]
     slept: list[float] = []
@@ -117,40 +106,6 @@ def test_take_never_blocks_and_says_how_long_until_the_next_token() -> None:
 
 def _no_sleep(_seconds: float) -> None:
     pass
-
-
-def test_event_limits_come_from_botocores_model() -> None:
-    event = {"eventId": "e", "eventType": "click", "itemId": "i", "sentAt": datetime.now(UTC)}
-    assert event_problems("u", "s", event) == []
-    assert any(
-        "impression" in p for p in event_problems("u", "s", {**event, "impression": ["x"] * 26})
-    )
-    assert any(
-        "properties" in p for p in event_problems(None, "s", {**event, "properties": "x" * 1025})
-    )
-    assert any(
-        "recommendationId" in p
-        for p in event_problems("u", "s", {**event, "recommendationId": "r" * 41})
-    )
-    assert event_problems("u" * 257, "s", event) == ["userId: length 257 is above the maximum 256"]
-
-
-def test_fast_check_agrees_with_the_full_walk() -> None:
-    ok = {"eventId": "e", "eventType": "t", "eventValue": 1.0, "itemId": "i", "sentAt": 0}
-    cases = [
-        ok,
-        {**ok, "impression": ["a", "b"]},
-        {**ok, "impression": []},
-        {**ok, "impression": ["a", ""]},
-        {**ok, "itemId": ""},
-        {**ok, "recommendationId": "r" * 40},
-        {**ok, "recommendationId": "r" * 41},
-        {**ok, "metricAttribution": {"eventAttributionSource": "s"}},
-        {**ok, "metricAttribution": {}},
-    ]
-    for event in cases:
-        full = validate(SHAPES[0], {**event, "sentAt": 0.0})
-        assert (event_problems("u", "s", event) == []) == (full == []), event
 
 
 def test_dry_run_logs_counts_not_ids(caplog: pytest.LogCaptureFixture) -> None:
