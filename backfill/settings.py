@@ -9,4 +9,4 @@ class BackfillSettings(KafkaSettings):
     backfill_rate: float = Field(
         default=5000.0, gt=0, description="Events per second produced to the raw topic, at most."
     )
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="Log level (JSON lines on stderr).")
