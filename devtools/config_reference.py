@@ -149,7 +149,12 @@ def default_text(field: FieldInfo) -> str:
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    """One table cell: on one line, its pipes escaped, and `<name>` outside code kept visible
+    (Markdown would take it for an HTML tag)."""
+    parts = " ".join(text.split()).replace("|", "\\|").split("`")
+    return "`".join(
+        part.replace("<", "&lt;") if index % 2 == 0 else part for index, part in enumerate(parts)
+    )
 
 
 def render() -> str:
