@@ -2,8 +2,8 @@
 
 The settings classes are the one place configuration is described (a `description=` on every
 field); this turns them into the reference, so the two cannot drift apart. Regenerate with
-`python -m devtools.config_reference > docs/configuration.md` (a unit test fails when the file is
-not what this prints).
+`.venv/bin/python -m devtools.config_reference > docs/configuration.md` (a unit test fails when
+the file is not what this prints).
 """
 
 import types
@@ -28,7 +28,7 @@ from sinks.history.settings import HistorySettings
 from sinks.personalize import SinkSettings
 from streams import StreamsSettings
 
-COMMAND = "python -m devtools.config_reference > docs/configuration.md"
+COMMAND = ".venv/bin/python -m devtools.config_reference > docs/configuration.md"
 
 # (heading, where the class lives, what reads it, the class). The first is shared: every class
 # that extends it is listed below with its own fields only.
