@@ -7,6 +7,8 @@ from core.settings import KafkaSettings
 
 class BackfillSettings(KafkaSettings):
     backfill_rate: float = Field(
-        default=5000.0, gt=0, description="Events per second produced to the raw topic, at most."
+        default=5000.0,
+        gt=0,
+        description="Events per second produced to the raw topic, at most (`--rate` overrides it).",
     )
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="Log level (JSON lines on stderr).")

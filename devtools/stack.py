@@ -306,7 +306,7 @@ def main() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)  # SIGINT raises KeyboardInterrupt already
-    # Kafka's usual port when it is free, so the README's kcat and consumer examples work.
+    # Kafka's usual port when it is free, so docs/contracts.md's kcat and consumer examples work.
     kafka_port = 9092 if port_is_free(9092) else None
     stack = LocalStack(bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), kafka_port=kafka_port)
     try:

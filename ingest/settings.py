@@ -73,7 +73,7 @@ class IngestSettings(KafkaSettings):
         ge=1,
         description=(
             "Accepted signatures remembered (until their timestamp leaves the window) so a "
-            "replay is refused; about 206 bytes each (bench/README.md). Per process: size it "
+            "replay is refused (the memory each takes: bench/README.md). Per process: size it "
             "above the signed requests one tolerance window brings."
         ),
     )
@@ -107,7 +107,7 @@ class IngestSettings(KafkaSettings):
         description=(
             "librdkafka linger.ms of the webhook's producer. Every request waits at least this "
             "long for its acks; at 0 librdkafka still batches what queues while a request to "
-            "the broker is in flight (bench/README.md: 1 ms cost more than half the throughput)."
+            "the broker is in flight (bench/README.md measures what 1 ms costs)."
         ),
     )
     ingest_retry_after_seconds: int = Field(
@@ -118,7 +118,9 @@ class IngestSettings(KafkaSettings):
         gt=0,
         description="Largest body, both as sent and after gzip decompression (413 above).",
     )
-    ingest_max_events: int = Field(default=2000, gt=0, description="Most events in one request.")
+    ingest_max_events: int = Field(
+        default=2000, gt=0, description="Most events in one request (413 above)."
+    )
     ingest_max_event_bytes: int = Field(
         default=900_000,
         gt=0,

@@ -74,7 +74,7 @@ class RecommendationsSettings(KafkaSettings):
     )
     aws_region: str = Field(default="us-east-1", description="AWS region of the campaigns.")
     recommendations_cache_ttl_seconds: float = Field(
-        default=60.0, ge=0, description="How long an answer is served from the cache."
+        default=60.0, ge=0, description="How long an answer is served from the cache (0: no cache)."
     )
     recommendations_cache_size: int = Field(
         default=10_000,
@@ -88,11 +88,13 @@ class RecommendationsSettings(KafkaSettings):
             "negative one: the filter hides its item at once)."
         ),
     )
-    recommendations_default_num_results: int = Field(default=25, ge=1, le=500)
+    recommendations_default_num_results: int = Field(
+        default=25, ge=1, le=500, description="`num_results` when a request gives none."
+    )
     recommendations_threads: int = Field(
         default=8, ge=1, description="Concurrent GetRecommendations calls (boto3 blocks)."
     )
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="Log level (JSON lines on stderr).")
 
     _lists = field_validator(
         "recommendations_api_tokens",

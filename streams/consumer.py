@@ -1,13 +1,13 @@
 """Faust's Kafka consumer, handing the raw topic to the stage a fetched batch at a time.
 
 Faust delivers each message through its conductor, an Event, a channel queue and the stream
-iterator: ~110 us of Python per event before any work (measured here: 8.9k events/s with
-batched processing behind `stream.noack_take`). This consumer keeps everything else of Faust
-(group membership and its partition assignor, table recovery, commits of acknowledged offsets,
-rebalances) and intercepts only the raw topic's records right after a fetch: `handler`
+iterator: more Python per event than the work itself, even with batched processing behind
+`stream.noack_take` (bench/README.md, "Streams", measures it). This consumer keeps everything else
+of Faust (group membership and its partition assignor, table recovery, commits of acknowledged
+offsets, rebalances) and intercepts only the raw topic's records right after a fetch: `handler`
 processes them as one batch, and they are acknowledged to Faust's offset tracking only after it
-returns (so only after Kafka acknowledged their outputs). Records of other topics (the dedup
-table's changelog during recovery) follow Faust's usual path.
+returns (so only after Kafka acknowledged their outputs). Records of other topics (the dedup table's
+changelog during recovery) follow Faust's usual path.
 
 Nothing is handled while a rebalance is under way, and what is not handled is put back (see
 `_wait_next_records`).

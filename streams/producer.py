@@ -1,9 +1,9 @@
 """Produce a batch's records with librdkafka and await their acknowledgement as one.
 
-Faust's own producer (aiokafka) sends one message per coroutine step; that per-event `send` is
-the slowest path measured (bench/README.md's anchors: 4.9k events/s). librdkafka queues a record in
-~1 us, and `delivered()` waits for the whole batch in a worker thread, so the event loop is never
-blocked and the agent acknowledges offsets only after this returns.
+Faust's own producer (aiokafka) sends one message per coroutine step; that per-event `send` is the
+slowest path measured (bench/README.md's anchors). librdkafka only queues a record, and
+`delivered()` waits for the whole batch in a worker thread, so the event loop is never blocked and
+the agent acknowledges offsets only after this returns.
 """
 
 import asyncio

@@ -12,7 +12,11 @@ class StreamsSettings(KafkaSettings):
         default="interactions-weigher", description="Faust app id: the consumer group's name."
     )
     streams_rules_path: Path | None = Field(
-        default=None, description="Rules file to use instead of the packaged default table."
+        default=None,
+        description=(
+            "Rules file to use instead of the packaged schemas/default_rules.toml (also read by "
+            "`pipeline personalize`)."
+        ),
     )
     streams_item_id_properties: list[str] = Field(
         default=["item_id", "itemId", "content_id"],
@@ -22,7 +26,9 @@ class StreamsSettings(KafkaSettings):
         default="127.0.0.1",
         description="Faust web address (/metrics, probes: internal only, never published).",
     )
-    streams_web_port: int = Field(default=6066, description="Faust web (/metrics) port.")
+    streams_web_port: int = Field(
+        default=6066, description="Faust web port: /metrics, /healthz, /readyz."
+    )
     streams_web_table_views: bool = Field(
         default=False,
         description=(
@@ -60,7 +66,7 @@ class StreamsSettings(KafkaSettings):
         description=(
             "Most raw events fetched, processed and acknowledged together (Faust's "
             "broker_max_poll_records): bigger batches are cheaper per event but hold the event "
-            "loop longer (~10 us per event)."
+            "loop longer (the cost per event: bench/README.md)."
         ),
     )
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="Log level (JSON lines on stderr).")

@@ -54,45 +54,55 @@ class EmulatorSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="EMULATOR_", extra="ignore")
 
-    host: str = Field(default="127.0.0.1", description="EMULATOR_HOST")
-    port: int = Field(default=8001, description="EMULATOR_PORT")
+    host: str = Field(default="127.0.0.1", description="Address the emulator listens on.")
+    port: int = Field(default=8001, description="Port of the emulator (all its routes).")
     campaign_arns: list[str] = Field(
         default=[
             "arn:aws:personalize:us-east-1:000000000000:campaign/local-user-personalization",
             "arn:aws:personalize:us-east-1:000000000000:campaign/local-sims",
         ],
-        description="EMULATOR_CAMPAIGN_ARNS: campaigns GetRecommendations knows (JSON list).",
+        description="Campaigns GetRecommendations knows (JSON list); others answer 404.",
     )
     max_event_types: int = Field(
         default=10,
         description=(
-            "EMULATOR_MAX_EVENT_TYPES: distinct eventTypes a tracker's dataset accepts "
+            "Distinct eventTypes a tracker's dataset accepts "
             "(Personalize's interactions-dataset limit)."
         ),
     )
     throttle_rate: float = Field(
-        default=0.0, ge=0, le=1, description="EMULATOR_THROTTLE_RATE: share of PutEvents throttled."
+        default=0.0,
+        ge=0,
+        le=1,
+        description=(
+            "Share of PutEvents answered 400 ThrottlingException (botocore retries it as "
+            "throttling)."
+        ),
     )
     error_rate: float = Field(
-        default=0.0, ge=0, le=1, description="EMULATOR_ERROR_RATE: share answered 503."
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of PutEvents answered 503 ServiceUnavailable (retried as transient).",
     )
-    latency_ms: float = Field(
-        default=0.0, ge=0, description="EMULATOR_LATENCY_MS: added to every PutEvents answer."
-    )
+    latency_ms: float = Field(default=0.0, ge=0, description="Added to every PutEvents answer.")
     unknown_tracker: bool = Field(
         default=False,
-        description="EMULATOR_UNKNOWN_TRACKER: every PutEvents gets ResourceNotFoundException.",
+        description=(
+            "Every PutEvents answers 400 ResourceNotFoundException (the sink stops delivery)."
+        ),
     )
     error_code: str = Field(
         default="",
-        description="EMULATOR_ERROR_CODE: answer PutEvents with this error code ('': none).",
+        description=(
+            "Answer PutEvents with this error code (e.g. one the sink does not know: retried, "
+            "alerted on); empty: none."
+        ),
     )
-    error_status: int = Field(
-        default=400, ge=400, le=599, description="EMULATOR_ERROR_STATUS: its HTTP status."
-    )
+    error_status: int = Field(default=400, ge=400, le=599, description="HTTP status of that error.")
     error_user_id: str = Field(
         default="",
-        description="EMULATOR_ERROR_USER_ID: only PutEvents for this userId get it ('': all).",
+        description="Only PutEvents for this userId get that error; empty: all.",
     )
 
 

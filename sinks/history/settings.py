@@ -32,4 +32,4 @@ class HistorySettings(KafkaSettings):
     aws_personalize_import_role_arn: str | None = Field(
         default=None, description="IAM role Personalize assumes to read the S3 prefix."
     )
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="Log level (JSON lines on stderr).")

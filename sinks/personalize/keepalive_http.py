@@ -1,11 +1,11 @@
 """One keep-alive HTTP(S) connection per PutEvents thread, on the standard library's http.client.
 
-botocore's `URLLib3Session` and urllib3's pool cost ~100 us of CPU per call here (pool lookup,
-URL parsing, `Retry` and `Timeout` objects, response wrapping), on top of the ~120 us http.client
-spends on the exchange itself. The sink's pool is a fixed set of threads, each sending one call
-at a time, so one connection per thread is the whole pool it needs. Failures are raised as the
-botocore exceptions `URLLib3Session` raises for the same causes, so botocore's retry policy and
-delivery.py treat them alike. TLS verifies as botocore does: against `ca_bundle`
+botocore's `URLLib3Session` and urllib3's pool cost CPU on every call (pool lookup, URL parsing,
+`Retry` and `Timeout` objects, response wrapping) on top of what http.client spends on the exchange
+itself (bench/README.md, "Sink", measures both). The sink's pool is a fixed set of threads, each
+sending one call at a time, so one connection per thread is the whole pool it needs. Failures are
+raised as the botocore exceptions `URLLib3Session` raises for the same causes, so botocore's retry
+policy and delivery.py treat them alike. TLS verifies as botocore does: against `ca_bundle`
 (AWS_CA_BUNDLE or the profile's ca_bundle, passed in by the caller), else botocore's bundle.
 """
 

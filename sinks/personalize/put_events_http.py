@@ -1,13 +1,13 @@
 """A lean PutEvents sender built from botocore's pieces, skipping its per-call machinery.
 
-boto3's `put_events` spends ~550 us of CPU per call here, most of it in request creation and
-its event hooks (user-agent rebuild, endpoint rules, handlers), not in the work itself. This
-sender does only the work, each part by botocore: the body is the restJson document botocore
-would send (orjson; `sentAt` as epoch seconds, botocore's default precision), signed by
-`SigV4Auth` with boto3's credential chain (refreshed as botocore does), sent over a keep-alive
-connection per thread (keepalive_http.py; through a proxy, by botocore's `URLLib3Session`),
-errors parsed by botocore's rest-json parser and raised as the client's own
-`ClientError` classes, so delivery.py classifies them unchanged.
+boto3's `put_events` spends most of its CPU per call (bench/README.md, "Sink") in request creation
+and its event hooks (user-agent rebuild, endpoint rules, handlers), not in the work itself. This
+sender does only the work, each part by botocore: the body is the restJson document botocore would
+send (orjson; `sentAt` as epoch seconds, botocore's default precision), signed by `SigV4Auth` with
+boto3's credential chain (refreshed as botocore does), sent over a keep-alive connection per thread
+(keepalive_http.py; through a proxy, by botocore's `URLLib3Session`), errors parsed by botocore's
+rest-json parser and raised as the client's own `ClientError` classes, so delivery.py classifies
+them unchanged.
 
 Retries are botocore's 'standard' mode pieces (`RetryPolicy` of `StandardRetryConditions` +
 `ExponentialBackoff`, and the `RetryQuotaChecker`), driven by a small loop here; every retry

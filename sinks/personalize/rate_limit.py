@@ -1,10 +1,10 @@
 """A token bucket for PutEvents attempts: the sink stays under the account's quota.
 
-Every HTTP attempt takes a token, retries included, because AWS counts attempts, not logical
-calls. A call's first attempt takes its token in the sink's poll thread (`take`, which never
-blocks) before the call is handed to the pool: a pool thread sleeping for a token and waking
-again cost the sink ~15% of its CPU at 1,000 calls/s. Retries inside a call take theirs in the
-pool thread (`acquire`: the lean sender before each retry, the boto3 client through botocore's
+Every HTTP attempt takes a token, retries included, because AWS counts attempts, not logical calls.
+A call's first attempt takes its token in the sink's poll thread (`take`, which never blocks) before
+the call is handed to the pool: a pool thread sleeping for a token and waking again cost the sink a
+large share of its CPU (bench/README.md, "Sink"). Retries inside a call take theirs in the pool
+thread (`acquire`: the lean sender before each retry, the boto3 client through botocore's
 `before-send` event).
 """
 

@@ -11,14 +11,20 @@ from core.settings import KafkaSettings
 class SinkSettings(KafkaSettings):
     sink_group_id: str = Field(default="personalize-sink", description="Consumer group id.")
     aws_personalize_tracking_id: str | None = Field(
-        default=None, description="The Personalize event tracker's tracking id."
+        default=None,
+        description="The Personalize event tracker's tracking id (required unless SINK_DRY_RUN).",
     )
     personalize_endpoint_url: str | None = Field(
         default=None, description="personalize-events endpoint; unset means AWS's own."
     )
     aws_region: str = Field(default="us-east-1", description="AWS region of the tracker.")
     sink_dry_run: bool = Field(
-        default=False, description="Log and count what would be sent; send nothing."
+        default=False,
+        description=(
+            "Log (counts and event types, never ids) and count (sink_events_total"
+            '{outcome="dry_run"}) what would be sent, send nothing, commit. Without it the sink '
+            "refuses to start when there is no tracker or no AWS credentials."
+        ),
     )
     sink_linger_seconds: float = Field(
         default=1.0,
@@ -34,7 +40,7 @@ class SinkSettings(KafkaSettings):
         default="lean",
         description=(
             "lean: botocore's signing, parser and retry policy without its per-call machinery, "
-            "over a keep-alive http.client connection per thread (~a third of boto3's CPU); "
+            "over a keep-alive http.client connection per thread (cheaper: bench/README.md); "
             "boto3: the boto3 client's put_events."
         ),
     )
@@ -54,11 +60,20 @@ class SinkSettings(KafkaSettings):
         gt=0,
         description="After a fatal error (unknown tracker, bad credentials), probe this often.",
     )
-    sink_threads: int = Field(default=8, ge=1, description="Concurrent PutEvents calls.")
+    sink_threads: int = Field(
+        default=8,
+        ge=1,
+        description=(
+            "Concurrent PutEvents calls (one shared client). At most 2 x this many calls are in "
+            "flight (a call until its delivery-log record is stored): what a crash re-sends."
+        ),
+    )
     sink_max_pending_events: int = Field(
         default=20000,
         ge=10,
-        description="Interactions held in memory before the partitions are paused.",
+        description=(
+            "Interactions held in memory before the partitions are paused (resumed below half)."
+        ),
     )
     sink_max_uncommitted_events: int = Field(
         default=2000,
@@ -94,13 +109,26 @@ class SinkSettings(KafkaSettings):
     sink_revoke_timeout_seconds: float = Field(
         default=15.0, gt=0, description="Longest wait for in-flight calls on revocation/shutdown."
     )
-    sink_poll_max_messages: int = Field(default=500, ge=1)
+    sink_poll_max_messages: int = Field(
+        default=500, ge=1, description="Most records one consume() returns (a consume batch)."
+    )
     sink_poll_timeout_seconds: float = Field(
-        default=0.02, gt=0, description="consume() wait; completions are handled between polls."
+        default=0.02,
+        gt=0,
+        description=(
+            "consume() wait; completions are handled between polls. While calls are in flight "
+            "one turn waits 2 x SINK_THREADS / rate / 4 instead, between 1 and 10 ms."
+        ),
     )
     sink_status_host: str = Field(default="127.0.0.1", description="/metrics and probes address.")
-    sink_status_port: int = Field(default=9102, description="/metrics, /healthz, /readyz port.")
-    log_level: str = "INFO"
+    sink_status_port: int = Field(
+        default=9102,
+        description=(
+            "/metrics, /healthz, /readyz port (/readyz: 503 before partitions are assigned and "
+            "while delivery is stopped)."
+        ),
+    )
+    log_level: str = Field(default="INFO", description="Log level (JSON lines on stderr).")
 
     @property
     def delivery_log_topic(self) -> str:

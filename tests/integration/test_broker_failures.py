@@ -6,7 +6,7 @@ The faults, in order: SIGKILL of the broker leading every raw and interactions p
 its return; two brokers down at once (fewer than min.insync.replicas: ingest must answer 503
 with Retry-After, never 200), and their return; a rolling restart of all three. No service is
 restarted: each must recover by itself. Every event ingest answered 200 for must reach the
-emulator (counted by eventId), with re-sends within the README's bound.
+emulator (counted by eventId), with re-sends within the bound of docs/operations.md.
 """
 
 import time
@@ -39,7 +39,7 @@ ENV = {
     "STREAMS_APP_ID": "failures-weigher",
     "SINK_GROUP_ID": "failures-sink",
 }
-# README "Delivery to Personalize", "Broker failures": a broker failure costs at most what a
+# docs/operations.md, "Broker failures": a broker failure costs at most what a
 # sink crash costs (its calls in flight, 2 x SINK_THREADS calls of at most 10 events) each
 # time the sink loses its partitions, and the stream stage re-emits nothing it had recorded
 # as emitted. Five faults below.

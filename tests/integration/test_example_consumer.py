@@ -1,4 +1,4 @@
-"""The README's example consumer reads the interactions topic and drops repeated event ids."""
+"""docs/contracts.md's example consumer reads the interactions topic, dropping repeated ids."""
 
 import subprocess
 import sys

@@ -122,7 +122,7 @@ TOPIC_SETTINGS = {
 @pytest.mark.parametrize("name", sorted(TOPIC_SETTINGS))
 def test_topic_durability_is_a_setting_with_the_services_default(name: str) -> None:
     """The services that create topics get the setting from the user's environment, and the
-    compose default is the settings class's own (what README.md documents)."""
+    compose default is the settings class's own (what docs/configuration.md documents)."""
     default = KafkaSettings.model_fields[name.lower()].default
     if default is None:  # the cluster's own value; compose's one broker allows only 1
         default = 1

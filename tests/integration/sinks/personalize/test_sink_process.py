@@ -19,7 +19,7 @@ from tests.fixtures.sink_helpers import committed, interaction, produce, record
 
 THREADS = 4
 PARTITIONS = 3  # tests.fixtures.kafka_fixture.kafka_settings
-# What a restarted sink may re-send (runner.py, README "Delivery to Personalize"): the calls in
+# What a restarted sink may re-send (docs/architecture.md, "The re-send bound"): the calls in
 # flight at the crash. A call is in flight from its submission to the pool until Kafka
 # acknowledged its delivery-log record, and the sink keeps at most 2 x SINK_THREADS in flight,
 # each of at most 10 events. (Without the log it re-sent every delivered record above the
