@@ -1,7 +1,8 @@
 """Produce history to the raw topic at a bounded rate, with a progress bar.
 
-Each line gets the webhook's light check (an object with an event type and a user or device
-id); a line that fails goes to the raw dead-letter topic with the reason, like a bad webhook
+Each line gets the webhook's light check, the raw topic's rule (`schemas.check_event`: an object
+with an event type and a user or device id, keyed by the user, else the device); a line that
+fails goes to the raw dead-letter topic with the reason, like a bad webhook
 event, and the run goes on. A good line is produced byte for byte as Amplitude exported it: the
 stream stage reads it through the same normaliser as a live event (schemas/amplitude.py), so a
 backfilled event and its live twin are one interaction. The run ends only after Kafka
@@ -21,7 +22,7 @@ from tqdm import tqdm
 from backfill.export_files import read_lines
 from backfill.settings import BackfillSettings
 from core.kafka import producer_config
-from ingest.bodies import check_event, event_key
+from schemas import check_event
 
 
 @dataclass
@@ -55,15 +56,14 @@ def run_backfill(
                     ("source", line.source.encode()),
                 ]
                 try:
-                    event = orjson.loads(line.data)
-                    reason = check_event(event)
+                    actor, reason = check_event(orjson.loads(line.data))
                 except orjson.JSONDecodeError:
-                    event, reason = None, "malformed_json"
-                if reason is None:
+                    actor, reason = None, "malformed_json"
+                if actor is not None:
                     _produce(
                         producer,
                         settings.raw_topic,
-                        event_key(event),
+                        actor.encode(),
                         line.data,
                         headers,
                         delivered,

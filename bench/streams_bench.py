@@ -96,8 +96,7 @@ def fill(settings: KafkaSettings, count: int) -> int:
 
 def plain_loop(bootstrap: str, raw_topic: str, out_topic: str, count: int) -> None:
     """The ceiling: consume (manual assignment), weigh, produce; prints events/s."""
-    from schemas import load_rules
-    from streams.records import interaction_encoder
+    from schemas import interaction_encoder, load_rules
     from streams.weighting import Weighed, Weigher
 
     weigher = Weigher(load_rules(), ["item_id", "itemId", "content_id"])

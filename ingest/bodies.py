@@ -15,6 +15,8 @@ from typing import Any
 
 import msgspec
 
+from schemas import check_actor
+
 
 class BodyError(ValueError):
     """The body as a whole cannot be used; `status` is the HTTP answer to give."""
@@ -25,7 +27,7 @@ class BodyError(ValueError):
 
 
 class _Head(msgspec.Struct):
-    """The fields the per-event check reads; msgspec skips every other field without building it."""
+    """The fields `check_actor` reads; msgspec skips every other field without building it."""
 
     event_type: Any = None
     user_id: Any = None
@@ -250,7 +252,10 @@ def _split_ndjson(body: bytes) -> list[Any]:
 
 
 def inspect_event(raw: Any, max_bytes: int) -> tuple[bytes | None, str | None]:
-    """(partition key, None) for a usable event's raw bytes; (None, reason) for a bad one."""
+    """(partition key, None) for a usable event's raw bytes; (None, reason) for a bad one.
+
+    The rule and the key are the raw topic's (`schemas.check_actor`); ingest adds the size
+    limit and what decoding can refuse."""
     if len(raw) > max_bytes:
         return None, "event_too_large"
     try:
@@ -263,48 +268,5 @@ def inspect_event(raw: Any, max_bytes: int) -> tuple[bytes | None, str | None]:
         return None, "invalid_utf8"
     except RecursionError:
         return None, "nested_too_deeply"
-    # The same rules as `_reason`, inlined: this runs once per event on the hot path.
-    event_type, user_id = head.event_type, head.user_id
-    if type(event_type) is not str or not event_type:
-        return None, "missing_event_type"
-    if type(user_id) is str and user_id:
-        return user_id.encode(), None
-    if user_id is not None and type(user_id) is not str:
-        return None, "user_id_not_a_string"
-    device_id = head.device_id
-    if type(device_id) is str and device_id:
-        return device_id.encode(), None
-    if device_id is not None and type(device_id) is not str:
-        return None, "device_id_not_a_string"
-    return None, "missing_user_and_device_id"
-
-
-def _reason(event_type: Any, user_id: Any, device_id: Any) -> str | None:
-    if not isinstance(event_type, str) or not event_type:
-        return "missing_event_type"
-    if _nonempty_str(user_id):
-        return None
-    if user_id is not None and not isinstance(user_id, str):
-        return "user_id_not_a_string"
-    if _nonempty_str(device_id):
-        return None
-    if device_id is not None and not isinstance(device_id, str):
-        return "device_id_not_a_string"
-    return "missing_user_and_device_id"
-
-
-def check_event(event: Any) -> str | None:
-    """Why a decoded event cannot be used, or None when it can (deeper checks are the stream's)."""
-    if not isinstance(event, dict):
-        return "not_an_object"
-    return _reason(event.get("event_type"), event.get("user_id"), event.get("device_id"))
-
-
-def _nonempty_str(value: Any) -> bool:
-    return isinstance(value, str) and bool(value)
-
-
-def event_key(event: dict[str, Any]) -> bytes:
-    """Partition key: the user id, else the device id, so one actor stays in order."""
-    user_id = event.get("user_id")
-    return (user_id if _nonempty_str(user_id) else event["device_id"]).encode()
+    actor, reason = check_actor(head.event_type, head.user_id, head.device_id)
+    return (None, reason) if actor is None else (actor.encode(), None)

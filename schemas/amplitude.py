@@ -17,6 +17,11 @@ that is neither, or outside the plausible window, is refused with `invalid_time`
 ahead of the clock with `future_time`. Only an event with none of the fields gets the
 processing time (`time_field` is None, and the stream stage counts it).
 
+The raw-event rule is `check_actor`, written only there: an event is usable when its event type
+and its user id or device id are non-empty strings, and its actor, the user id, else the device
+id, is its Kafka key. Ingest and backfill apply it to what they write to the raw topic, the
+stream stage (`normalize`) to what it reads.
+
 De-duplication is scoped to the actor: the key is (user id, else device id; insert id, else
 `$insert_id`, else `uuid`), because an insert id is unique per device, not across users.
 """
@@ -92,14 +97,49 @@ class AmplitudeEvent(BaseModel):
 
     @model_validator(mode="after")
     def _has_actor(self) -> "AmplitudeEvent":
-        if not self.user_id and not self.device_id:
-            raise ValueError("event has neither user_id nor device_id")
+        if check_actor(self.event_type, self.user_id, self.device_id)[0] is None:
+            raise ValueError(_NO_ACTOR)
         return self
 
     @property
     def actor_id(self) -> str:
         """The id the pipeline keys by: the user id, else the device id (anonymous)."""
-        return self.user_id or self.device_id  # type: ignore[return-value]
+        actor = check_actor(self.event_type, self.user_id, self.device_id)[0]
+        return actor  # type: ignore[return-value]  # never None: `_has_actor` refused that
+
+
+_NO_ACTOR = "event has neither user_id nor device_id"
+
+
+def check_actor(event_type: Any, user_id: Any, device_id: Any) -> tuple[str | None, str | None]:
+    """The raw-event rule: (actor, None) for a usable event's fields, (None, reason) otherwise.
+
+    Usable: `event_type` is a non-empty string, and `user_id` or `device_id` is one. The actor
+    (who acted) is the user id, else the device id: the raw topic's Kafka key, so one actor's
+    events stay in order on one partition. A user id that is not a string is refused even
+    beside a device id: the stream stage could not read the event. The reasons, ingest's and
+    backfill's dead-letter reasons: missing_event_type, user_id_not_a_string,
+    device_id_not_a_string, missing_user_and_device_id. Type checks only: ingest runs this once
+    per event on its hot path.
+    """
+    if type(event_type) is not str or not event_type:
+        return None, "missing_event_type"
+    if type(user_id) is str and user_id:
+        return user_id, None
+    if user_id is not None and type(user_id) is not str:
+        return None, "user_id_not_a_string"
+    if type(device_id) is str and device_id:
+        return device_id, None
+    if device_id is not None and type(device_id) is not str:
+        return None, "device_id_not_a_string"
+    return None, "missing_user_and_device_id"
+
+
+def check_event(event: Any) -> tuple[str | None, str | None]:
+    """`check_actor` for a decoded event (JSON's dict); not_an_object for any other value."""
+    if not isinstance(event, dict):
+        return None, "not_an_object"
+    return check_actor(event.get("event_type"), event.get("user_id"), event.get("device_id"))
 
 
 class _Fields(msgspec.Struct):
@@ -142,6 +182,7 @@ class NormalizedEvent(msgspec.Struct, frozen=True, kw_only=True):
     event_type: str
     user_id: str | None  # None when absent or empty
     device_id: str | None
+    actor: str  # the user id, else the device id: who acted (`check_actor`)
     time_ms: int | None  # None: the event carries no time at all
     time_field: str | None  # which field the time came from
     insert_id: str | None  # `insert_id`, else `$insert_id`
@@ -150,18 +191,13 @@ class NormalizedEvent(msgspec.Struct, frozen=True, kw_only=True):
     event_properties: dict[str, Any]
 
     @property
-    def actor(self) -> str:
-        """The user id, else the device id: who acted (one of them is always set)."""
-        return self.user_id or self.device_id  # type: ignore[return-value]
-
-    @property
     def dedup_key(self) -> bytes | None:
         """(actor, insert id, else uuid) as one unambiguous string; None: nothing to dedup on."""
         basis = self.insert_id or self.uuid
         if not basis:
             return None
-        kind, actor = ("u", self.user_id) if self.user_id else ("d", self.device_id or "")
-        return f"{kind}{len(actor)}:{actor}{basis}".encode()
+        actor = self.actor  # "u" or "d": a user id and an equal device id are two actors
+        return f"{'u' if self.user_id else 'd'}{len(actor)}:{actor}{basis}".encode()
 
 
 def normalize(raw: bytes, now_ms: int, max_future_ms: int) -> NormalizedEvent:
@@ -176,9 +212,10 @@ def normalize(raw: bytes, now_ms: int, max_future_ms: int) -> NormalizedEvent:
         raise InvalidEvent("schema_invalid", str(exc)) from None
     except msgspec.DecodeError as exc:
         raise InvalidEvent("undecodable_json", str(exc)) from None
-    user_id, device_id = fields.user_id or None, fields.device_id or None
-    if user_id is None and device_id is None:
-        raise InvalidEvent("schema_invalid", "event has neither user_id nor device_id")
+    # The fields' types are decoded already: what the rule can still refuse is a missing actor.
+    actor = check_actor(fields.event_type, fields.user_id, fields.device_id)[0]
+    if actor is None:
+        raise InvalidEvent("schema_invalid", _NO_ACTOR)
     time_ms, time_field = _event_time(fields)
     if time_ms is not None and time_ms > now_ms + max_future_ms:
         raise InvalidEvent(
@@ -187,8 +224,9 @@ def normalize(raw: bytes, now_ms: int, max_future_ms: int) -> NormalizedEvent:
         )
     return NormalizedEvent(
         event_type=fields.event_type,
-        user_id=user_id,
-        device_id=device_id,
+        user_id=fields.user_id or None,
+        device_id=fields.device_id or None,
+        actor=actor,
         time_ms=time_ms,
         time_field=time_field,
         insert_id=fields.insert_id or fields.export_insert_id or None,

@@ -9,7 +9,7 @@ event's `session_id` is prefixed by its device id, and `timestamp_ms` is the eve
 for Export-format events too. Consumers reading the fields keep working.
 """
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +19,16 @@ INTERACTION_SCHEMA_VERSION = 1
 MAX_ID_LENGTH = 256
 # 9999-12-31T23:59:59.999Z: the last instant a datetime (and Personalize's sentAt) can hold.
 MAX_TIMESTAMP_MS = 253_402_300_799_999
+MAX_IMPRESSION_ITEMS = 25  # Personalize's limit on one event's impression list
+MAX_RECOMMENDATION_ID_LENGTH = 40  # Personalize's limit on recommendationId
+
+
+def interaction_key(record: "Interaction | Any") -> str:
+    """Topic key of an interaction (of `Interaction` or its msgspec twin): its actor, the user
+    id, else the device id, as for the raw event it came from (schemas/amplitude.py,
+    `check_actor`), so one actor stays on one partition; the session id only for a record
+    with neither, which the stream stage never writes."""
+    return record.user_id or record.device_id or record.session_id  # type: ignore[no-any-return]
 
 
 class Interaction(BaseModel):
@@ -67,19 +77,18 @@ class Interaction(BaseModel):
         ),
     )
     impression: list[str] = Field(
-        default_factory=list, max_length=25, description="Item ids shown alongside, if any."
+        default_factory=list,
+        max_length=MAX_IMPRESSION_ITEMS,
+        description="Item ids shown alongside, if any.",
     )
-    recommendation_id: str | None = Field(default=None, max_length=40)
+    recommendation_id: str | None = Field(default=None, max_length=MAX_RECOMMENDATION_ID_LENGTH)
     insert_id: str | None = Field(
         default=None,
         max_length=MAX_ID_LENGTH,
         description="Amplitude's insert_id (the Export format's $insert_id), if sent.",
     )
 
-    @property
-    def key(self) -> str:
-        """Topic key: the user id, else the device id, so one actor stays on one partition."""
-        return self.user_id or self.device_id or self.session_id
+    key = property(interaction_key)
 
 
 _ID_FIELDS = ("event_id", "user_id", "device_id", "session_id", "item_id", "insert_id")
@@ -120,6 +129,11 @@ def limit_problem(record: object) -> str | None:
     if not isinstance(timestamp_ms, int) or not 0 <= timestamp_ms <= MAX_TIMESTAMP_MS:
         return f"timestamp_ms: outside 1970-01-01 to 9999-12-31 ({str(timestamp_ms)[:40]})"
     impression = record.impression
-    if len(impression) > 25 or not all(0 < len(i) <= MAX_ID_LENGTH for i in impression):
-        return f"impression: more than 25 ids, or one empty or longer than {MAX_ID_LENGTH}"
+    if len(impression) > MAX_IMPRESSION_ITEMS or not all(
+        0 < len(i) <= MAX_ID_LENGTH for i in impression
+    ):
+        return (
+            f"impression: more than {MAX_IMPRESSION_ITEMS} ids, or one empty or longer than "
+            f"{MAX_ID_LENGTH}"
+        )
     return None

@@ -23,11 +23,10 @@ from typing import Protocol
 from confluent_kafka import KafkaException
 
 from core.record_size import RECORD_OVERHEAD_BYTES, fit_dead_letter, record_size
-from schemas import limit_problem
+from schemas import interaction_encoder, limit_problem
 from streams import metrics
 from streams.dedup import SeenInsertIds, changelog_key, chunk_entries
 from streams.producer import DeliveryFailed
-from streams.records import interaction_encoder
 from streams.weighting import DeadLetter, Filtered, Weigher
 
 log = logging.getLogger(__name__)

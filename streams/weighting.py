@@ -10,14 +10,20 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from schemas import InvalidEvent, NormalizedEvent, RuleSet, normalize, scoped_id
-from streams.records import InteractionRecord
+from schemas import (
+    MAX_ID_LENGTH,
+    MAX_IMPRESSION_ITEMS,
+    MAX_RECOMMENDATION_ID_LENGTH,
+    InteractionRecord,
+    InvalidEvent,
+    NormalizedEvent,
+    RuleSet,
+    normalize,
+    scoped_id,
+)
 
 IMPRESSION_PROPERTIES = ("impression", "item_ids")
 RECOMMENDATION_PROPERTIES = ("recommendation_id", "recommendationId")
-MAX_IMPRESSION_ITEMS = 25  # Personalize's limit on one event's impression list.
-MAX_ID_LENGTH = 256  # Personalize's limit on userId, sessionId and itemId.
-MAX_RECOMMENDATION_ID_LENGTH = 40  # Personalize's limit on recommendationId.
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ written with "device:<device id>" so it is kept and stays distinguishable from r
 import csv
 import io
 
-from schemas import Interaction
+from schemas import InteractionFields
 
 HEADER = (
     "USER_ID",
@@ -25,8 +25,8 @@ def header_line() -> bytes:
     return _line(HEADER)
 
 
-def row(interaction: Interaction) -> bytes:
-    user = interaction.user_id or f"device:{interaction.device_id or interaction.session_id}"
+def row(interaction: InteractionFields) -> bytes:
+    user = interaction.user_id or f"device:{interaction.key}"  # the key: device, else session
     return _line(
         (
             user,

@@ -10,11 +10,10 @@ import threading
 import time
 
 from confluent_kafka import Consumer, Message, TopicPartition
-from pydantic import ValidationError
 
 from core.consumer_lag import LagReporter
 from core.kafka import consumer_config
-from schemas import Interaction
+from schemas import InvalidInteraction, decode_interaction
 from sinks.history import metrics
 from sinks.history.csv_rows import row
 from sinks.history.files import FinishedFile, HistoryFiles
@@ -60,9 +59,9 @@ class HistorySink:
         if message.error():
             log.warning("consume error", extra={"error": str(message.error())})
             return
-        try:
-            line: bytes | None = row(Interaction.model_validate_json(message.value()))
-        except ValidationError:
+        try:  # a tombstone (no value) is no interaction either
+            line: bytes | None = row(decode_interaction(message.value() or b""))
+        except InvalidInteraction:
             metrics.INVALID.inc()
             line = None
         full = self._files.add(message.partition(), message.offset(), line)

@@ -14,8 +14,8 @@ import botocore.session
 from botocore.model import Shape
 
 from core.service_model import validate
+from schemas import InteractionFields
 from sinks.personalize.batcher import Call
-from sinks.personalize.interaction_decoder import InteractionFields
 
 
 def to_event(interaction: InteractionFields) -> dict[str, Any]:

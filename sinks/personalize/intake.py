@@ -10,9 +10,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from schemas import InvalidInteraction, decode_interaction
 from sinks.personalize import metrics
 from sinks.personalize.events import event_problems, to_event
-from sinks.personalize.interaction_decoder import InvalidInteraction, decode_interaction
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from core.settings import KafkaSettings
-from streams.records import InteractionRecord, interaction_encoder
+from schemas import InteractionRecord, interaction_encoder
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "consume_interactions.py"
 

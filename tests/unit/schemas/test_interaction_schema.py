@@ -13,8 +13,8 @@ import jsonschema
 import orjson
 import pytest
 
+from schemas import InteractionRecord, interaction_encoder
 from schemas.interaction_schema import SCHEMA_PATH, breaking_changes, generate, render
-from streams.records import InteractionRecord, interaction_encoder
 
 RELEASED = sorted(Path(__file__).with_name("released_schemas").glob("interaction.v*.schema.json"))
 

@@ -1,6 +1,6 @@
 """History files: rolled by size and age per partition, named by first offset, CSV rows."""
 
-from schemas import Interaction
+from schemas import Interaction, InteractionRecord, decode_interaction
 from sinks.history.csv_rows import header_line, row
 from sinks.history.files import HistoryFiles
 
@@ -35,6 +35,15 @@ def test_csv_row_in_bulk_import_format() -> None:
     shown = interaction(impression=["a", "b,c"], recommendation_id="RID-1", weight=-2.5)
     assert row(shown) == b'u1,i1,1700000001,endorse,-2.5,"a|b,c",RID-1\n'
     assert row(interaction(user_id=None, device_id="d9")).startswith(b"device:d9,")
+    assert row(interaction(user_id=None)).startswith(b"device:s,")  # neither: the session
+
+
+def test_the_sinks_decoded_record_makes_the_same_row() -> None:
+    """The sink decodes with the msgspec twin (schemas.decode_interaction): same rows."""
+    for contract in (interaction(), interaction(user_id=None, device_id="d9", weight=-1)):
+        decoded = decode_interaction(contract.model_dump_json().encode())
+        assert isinstance(decoded, InteractionRecord)
+        assert row(decoded) == row(contract)
 
 
 def test_roll_by_size_per_partition() -> None:
