@@ -26,6 +26,7 @@ from sinks.personalize.sink import PersonalizeSink
 from streams.dedup import SeenInsertIds
 from streams.processor import BatchProcessor, Destinations
 from streams.weighting import Weigher
+from tests.fixtures.recording_producer import RecordingProducer
 
 MAX_BYTES = 20_000  # small, so that huge values do cross it
 RULE_NAMES = [name for rule in load_rules().rule for name in (rule.event_type, *rule.aliases)]
@@ -126,25 +127,6 @@ raw_events = st.one_of(
 )
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.records: list[tuple[str, bytes | None, bytes | None, list[Any]]] = []
-
-    def produce(
-        self,
-        topic: str,
-        value: bytes | None,
-        key: bytes | None = None,
-        partition: int | None = None,
-        headers: list[tuple[str, bytes]] | None = None,
-        **_: Any,
-    ) -> None:
-        self.records.append((topic, key, value, list(headers or [])))
-
-    def poll(self, _timeout: float = 0) -> int:
-        return 0
-
-
 def filtered_count() -> float:
     return REGISTRY.get_sample_value("streams_events_filtered_total", {"event_type": "other"}) or 0
 
@@ -158,17 +140,17 @@ TO = Destinations(interactions="out", dead_letters="dlq", seen_changelog="seen")
 def test_the_stream_stage_sorts_every_record_into_exactly_one_outcome(
     raw: bytes, key: bytes | None
 ) -> None:
-    output = Recorder()
+    output = RecordingProducer()
     processor = BatchProcessor(
         WEIGHER, SeenInsertIds(86400), output, TO, max_record_bytes=MAX_BYTES
     )
     before = filtered_count()
     entries = processor.process([(0, key, raw)])
     processor.write_seen(entries)
-    topics = [record[0] for record in output.records if record[0] != "seen"]
+    topics = [record.topic for record in output.records if record.topic != "seen"]
     filtered = filtered_count() - before
     assert len(topics) + filtered == 1, (topics, filtered)
-    for topic, record_key, value, headers in output.records:
+    for topic, record_key, value, headers, _partition in output.records:
         assert record_size(record_key, value, headers) <= MAX_BYTES
         if topic == "out":
             Interaction.model_validate_json(value or b"")  # the contract holds for what is out
@@ -240,7 +222,7 @@ class Message:
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[tuple[PersonalizeSink, Recorder]]:
+def sink() -> Iterator[tuple[PersonalizeSink, RecordingProducer]]:
     """A dry-run sink whose producer records what it is given (its consumer never polls)."""
     quiet = SecretStr('{"log_level": 0}')  # no broker: silence librdkafka's connect errors
     settings = SinkSettings(
@@ -250,7 +232,7 @@ def sink() -> Iterator[tuple[PersonalizeSink, Recorder]]:
         kafka_message_max_bytes=MAX_BYTES,
     )
     made = PersonalizeSink(settings)
-    real, recorder = made._producer, Recorder()
+    real, recorder = made._producer, RecordingProducer()
     made._producer = recorder  # type: ignore[assignment]
     yield made, recorder
     made._consumer.close()
@@ -263,7 +245,7 @@ OFFSETS = itertools.count()
 @HYPOTHESIS
 @given(value=interaction_values)
 def test_the_sink_batches_or_dead_letters_every_record(
-    sink: tuple[PersonalizeSink, Recorder], value: bytes
+    sink: tuple[PersonalizeSink, RecordingProducer], value: bytes
 ) -> None:
     runner, output = sink
     output.records.clear()
@@ -273,7 +255,7 @@ def test_the_sink_batches_or_dead_letters_every_record(
     while queued:
         held += len(queued.pop().items)
     assert held + len(output.records) == 1
-    for _topic, key, record, headers in output.records:
+    for _topic, key, record, headers, _partition in output.records:
         assert record_size(key, record, headers) <= MAX_BYTES
         assert dict(headers)["dead_letter_reason"]
 

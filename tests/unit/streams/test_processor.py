@@ -13,37 +13,18 @@ from streams.dedup import SeenInsertIds
 from streams.processor import BatchProcessor, Destinations
 from streams.producer import DeliveryFailed
 from streams.weighting import Weigher
+from tests.fixtures.recording_producer import RecordingProducer
 
 TO = Destinations(interactions="out", dead_letters="dlq", seen_changelog="seen-changelog")
 
 
-class FakeOutput:
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def produce(
-        self,
-        topic: str,
-        value: bytes | None,
-        key: bytes | None = None,
-        partition: int | None = None,
-        headers: list[tuple[str, bytes]] | None = None,
-    ) -> None:
-        self.records.append(
-            {"topic": topic, "value": value, "key": key, "partition": partition, "headers": headers}
-        )
-
-    def on(self, topic: str) -> list[dict[str, Any]]:
-        return [r for r in self.records if r["topic"] == topic]
+@pytest.fixture
+def output() -> RecordingProducer:
+    return RecordingProducer()
 
 
 @pytest.fixture
-def output() -> FakeOutput:
-    return FakeOutput()
-
-
-@pytest.fixture
-def processor(output: FakeOutput) -> BatchProcessor:
+def processor(output: RecordingProducer) -> BatchProcessor:
     weigher = Weigher(load_rules(), ["item_id"])
     return BatchProcessor(weigher, SeenInsertIds(86400), output, TO)
 
@@ -65,7 +46,7 @@ def sample(name: str, **labels: str) -> float:
 
 
 def test_a_batch_is_sorted_into_outputs_and_counters(
-    processor: BatchProcessor, output: FakeOutput
+    processor: BatchProcessor, output: RecordingProducer
 ) -> None:
     before = {
         "in": sample("streams_events_in_total"),
@@ -85,29 +66,29 @@ def test_a_batch_is_sorted_into_outputs_and_counters(
             (2, b"u1", event("click", "d")),
         ]
     )
-    assert [orjson.loads(r["value"])["insert_id"] for r in output.on("out")] == [
+    assert [orjson.loads(r.value)["insert_id"] for r in output.on("out")] == [
         "a",
         None,
         "c",
         "d",
     ]
-    assert [r["key"] for r in output.on("out")] == [b"u1", b"u1", b"u2", b"u1"]
+    assert [r.key for r in output.on("out")] == [b"u1", b"u1", b"u2", b"u1"]
     # Dedup entries are written only when asked (after the interactions' delivery), each to
     # the changelog on its event's source partition.
     assert output.on("seen-changelog") == []
     processor.write_seen(entries)
     changelog = output.on("seen-changelog")
-    assert [r["partition"] for r in changelog] == [2, 0]  # one record per source partition
-    assert len({r["key"] for r in changelog}) == 2  # unique keys: never compacted away
+    assert [r.partition for r in changelog] == [2, 0]  # one record per source partition
+    assert len({r.key for r in changelog}) == 2  # unique keys: never compacted away
     recovered = SeenInsertIds(86400)
-    assert recovered.load([(r["key"], r["value"]) for r in changelog], entries.now_ms) == 3
+    assert recovered.load([(r.key, r.value) for r in changelog], entries.now_ms) == 3
     # The keys are (actor, insert id): "u" + the user id's length + ":" + user id + insert id.
     now = entries.now_ms
     assert recovered.seen(2, b"u2:u1a", now) and recovered.seen(2, b"u2:u1d", now)
     assert recovered.seen(0, b"u2:u2c", now) and not recovered.seen(2, b"u2:u2c", now)
     (dead,) = output.on("dlq")
-    assert dead["value"] == b"{not json" and dead["key"] == b"u1"
-    assert dict(dead["headers"])["dead_letter_reason"] == b"undecodable_json"
+    assert dead.value == b"{not json" and dead.key == b"u1"
+    assert dict(dead.headers)["dead_letter_reason"] == b"undecodable_json"
     assert sample("streams_events_in_total") - before["in"] == 7
     assert sample("streams_duplicates_total") - before["dup"] == 1
     assert sample("streams_interactions_out_total", event_type="upvote") - before["out"] == 2
@@ -134,8 +115,8 @@ def raw(**fields: Any) -> bytes:
     return orjson.dumps({**base, **fields})
 
 
-def reasons(output: FakeOutput) -> list[str]:
-    return [dict(r["headers"])["dead_letter_reason"].decode() for r in output.on("dlq")]
+def reasons(output: RecordingProducer) -> list[str]:
+    return [dict(r.headers)["dead_letter_reason"].decode() for r in output.on("dlq")]
 
 
 @pytest.mark.parametrize(
@@ -151,7 +132,7 @@ def reasons(output: FakeOutput) -> list[str]:
     ],
 )
 def test_a_time_no_datetime_can_hold_is_a_dead_letter_and_the_batch_goes_on(
-    processor: BatchProcessor, output: FakeOutput, value: bytes
+    processor: BatchProcessor, output: RecordingProducer, value: bytes
 ) -> None:
     processor.process([(0, b"u1", value), (0, b"u1", raw(time=1700000000000, insert_id="ok"))])
     assert len(output.on("dlq")) == 1 and len(output.on("out")) == 1
@@ -160,7 +141,7 @@ def test_a_time_no_datetime_can_hold_is_a_dead_letter_and_the_batch_goes_on(
 
 
 def test_an_exception_in_any_step_dead_letters_only_that_record(
-    processor: BatchProcessor, output: FakeOutput, monkeypatch: pytest.MonkeyPatch
+    processor: BatchProcessor, output: RecordingProducer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     weigh = processor._weigher.weigh
 
@@ -178,15 +159,15 @@ def test_an_exception_in_any_step_dead_letters_only_that_record(
             (0, b"u1", raw(insert_id="fine")),
         ]
     )
-    assert [orjson.loads(r["value"])["insert_id"] for r in output.on("out")] == ["fine"]
-    details = [dict(r["headers"])["dead_letter_detail"].decode() for r in output.on("dlq")]
+    assert [orjson.loads(r.value)["insert_id"] for r in output.on("out")] == ["fine"]
+    details = [dict(r.headers)["dead_letter_detail"].decode() for r in output.on("dlq")]
     assert details[0] == "unexpected_error: ZeroDivisionError: the weigher broke"
     assert reasons(output) == ["unexpected_error", "undecodable_json"]  # msgspec refuses it
     assert sample("streams_unexpected_errors_total", error="ZeroDivisionError") - before == 1
 
 
 def test_ids_past_the_limits_are_dead_letters(
-    processor: BatchProcessor, output: FakeOutput
+    processor: BatchProcessor, output: RecordingProducer
 ) -> None:
     processor.process(
         [
@@ -203,7 +184,7 @@ def test_ids_past_the_limits_are_dead_letters(
     assert len(output.on("out")) == 1
 
 
-def test_no_output_exceeds_the_message_size(output: FakeOutput) -> None:
+def test_no_output_exceeds_the_message_size(output: RecordingProducer) -> None:
     weigher = Weigher(load_rules(), ["item_id"])
     processor = BatchProcessor(weigher, SeenInsertIds(86400), output, TO, max_record_bytes=5_000)
     too_many_ids = raw(
@@ -212,29 +193,29 @@ def test_no_output_exceeds_the_message_size(output: FakeOutput) -> None:
     no_item = raw(insert_id="pad", event_properties={"pad": "p" * 50_000})
     processor.process([(0, b"u1", too_many_ids), (0, b"k" * 20_000, no_item)])
     large, truncated = output.on("dlq")
-    assert dict(large["headers"])["dead_letter_reason"] == b"record_too_large"
-    headers = dict(truncated["headers"])
+    assert dict(large.headers)["dead_letter_reason"] == b"record_too_large"
+    headers = dict(truncated.headers)
     assert headers["dead_letter_reason"] == b"missing_item_id"
     assert headers["truncated_from_bytes"] == str(len(no_item)).encode()
-    assert truncated["key"] is None and no_item.startswith(truncated["value"])
-    assert all(record_size(r["key"], r["value"], r["headers"]) <= 5_000 for r in output.records)
+    assert truncated.key is None and no_item.startswith(truncated.value)
+    assert all(record_size(r.key, r.value, r.headers) <= 5_000 for r in output.records)
 
 
-def test_changelog_records_fit_the_message_size(output: FakeOutput) -> None:
+def test_changelog_records_fit_the_message_size(output: RecordingProducer) -> None:
     weigher = Weigher(load_rules(), ["item_id"])
     processor = BatchProcessor(weigher, SeenInsertIds(86400), output, TO, max_record_bytes=10_000)
     entries = processor.process((0, b"u1", raw(insert_id=f"{n:0>250}")) for n in range(200))
     processor.write_seen(entries)
     changelog = output.on("seen-changelog")
-    assert len(changelog) > 1 and all(len(r["value"]) + len(r["key"]) < 10_000 for r in changelog)
+    assert len(changelog) > 1 and all(len(r.value) + len(r.key) < 10_000 for r in changelog)
     recovered = SeenInsertIds(86400)
-    assert recovered.load([(r["key"], r["value"]) for r in changelog], entries.now_ms) == 200
+    assert recovered.load([(r.key, r.value) for r in changelog], entries.now_ms) == 200
 
 
 def test_a_dead_letter_kafka_refuses_fails_the_batch(processor: BatchProcessor) -> None:
     """Not writing a dead letter and going on would lose the record: the batch is read again."""
 
-    class Refusing(FakeOutput):
+    class Refusing(RecordingProducer):
         def produce(self, topic: str, *args: Any, **kwargs: Any) -> None:
             if topic == "dlq":
                 raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
@@ -253,17 +234,17 @@ def test_a_dead_letter_kafka_refuses_fails_the_batch(processor: BatchProcessor) 
     ],
 )
 def test_invalid_utf8_and_deep_nesting_are_undecodable_json(
-    processor: BatchProcessor, output: FakeOutput, value: bytes, detail: bytes
+    processor: BatchProcessor, output: RecordingProducer, value: bytes, detail: bytes
 ) -> None:
     processor.process([(0, b"u1", value)])
     (dead,) = output.on("dlq")
-    headers = dict(dead["headers"])
+    headers = dict(dead.headers)
     assert headers["dead_letter_reason"] == b"undecodable_json"
     assert detail in headers["dead_letter_detail"]
 
 
 def test_equal_insert_ids_of_two_users_are_two_interactions(
-    processor: BatchProcessor, output: FakeOutput
+    processor: BatchProcessor, output: RecordingProducer
 ) -> None:
     processor.process(
         [
@@ -272,7 +253,7 @@ def test_equal_insert_ids_of_two_users_are_two_interactions(
             (0, b"alice", event("click", "same", user="alice")),  # alice's retry
         ]
     )
-    out = [orjson.loads(r["value"]) for r in output.on("out")]
+    out = [orjson.loads(r.value) for r in output.on("out")]
     assert [o["user_id"] for o in out] == ["alice", "bob"]
     assert out[0]["event_id"] != out[1]["event_id"]  # Personalize's eventId: scoped the same way
 
