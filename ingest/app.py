@@ -90,7 +90,7 @@ class _Webhook:
         self._statuses: dict[int, Any] = {}
         bearer = self._secret_header.lower() == "authorization"
         self._challenge = {"WWW-Authenticate": 'Bearer realm="ingest"'} if bearer else None
-        # Request ids: random per process, then a counter (a uuid4 a request costs ~4 us).
+        # Request ids: random per process, then a counter (cheaper than a uuid4 a request).
         self._id_prefix = uuid.uuid4().hex[:12]
         self._id_counter = itertools.count(1)
 

@@ -1,6 +1,6 @@
 """The personalize-events client: refuse to start without a destination, build the sender.
 
-Build the client once and share it: building one costs ~1.7 ms, and botocore clients are
+Build the client once and share it: building one takes milliseconds, and botocore clients are
 thread-safe. By default its `put_events` goes through the lean sender (put_events_http.py,
 botocore's pieces without its per-call machinery); SINK_PUT_EVENTS_CLIENT=boto3 keeps boto3's.
 Throttling, 5xx and connection errors are retried inside a call by botocore's 'standard' retry

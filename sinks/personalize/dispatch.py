@@ -42,11 +42,11 @@ log = logging.getLogger(__name__)
 
 # The loop's consume() cannot be woken by a finished call, so while calls are in flight or wait
 # for a token it waits at most one turn: long enough that each turn hands the pool a burst of
-# calls (the core works through them together instead of waking from idle once per call: ~10%
-# of the sink's CPU at 1,000 calls/s), short enough that the in-flight cap allows the rate with
-# room to spare. A call holds its slot about two turns (its result is collected the turn after
-# it went out, its delivery-log record acknowledged a turn later), so a turn is a quarter of
-# max_in_flight / rate: 4 ms for 16 calls at 1,000 calls/s.
+# calls (the core works through them together instead of waking from idle once per call, a
+# measurable share of the sink's CPU at 1,000 calls/s: bench/README.md), short enough that the
+# in-flight cap allows the rate with room to spare. A call holds its slot about two turns (its
+# result is collected the turn after it went out, its delivery-log record acknowledged a turn
+# later), so a turn is a quarter of max_in_flight / rate: 4 ms for 16 calls at 1,000 calls/s.
 _LONGEST_TURN_SECONDS = 0.01
 _SHORTEST_TURN_SECONDS = 0.001
 

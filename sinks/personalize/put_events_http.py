@@ -83,7 +83,7 @@ class LeanPutEvents:
         # Proxies as botocore's endpoint finds them: the client's config, else the environment.
         proxies = config.proxies or get_environ_proxies(self._url)
         # Straight to the endpoint, the standard library's http.client, a connection per thread
-        # (~100 us a call less than urllib3 here); through a proxy, botocore's session.
+        # (cheaper per call than urllib3: bench/README.md); through a proxy, botocore's session.
         self._http: KeepAliveHTTP | URLLib3Session
         if ProxyConfiguration(proxies).proxy_url_for(self._url):
             self._http = URLLib3Session(
