@@ -13,6 +13,7 @@ import threading
 from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import Gauge
 
+from core.kafka import LIBRDKAFKA_LOGGER
 from core.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class LagReporter:
                 "bootstrap.servers": self._settings.kafka_bootstrap_servers,
                 "group.id": self._group,
                 "enable.auto.commit": False,
+                "logger": LIBRDKAFKA_LOGGER,
                 **self._settings.client_overrides(),
             }
         )
@@ -60,6 +62,7 @@ class LagReporter:
                     self._measure(consumer)
                 except Exception as exc:  # a broker hiccup must not end the reporting
                     log.warning("consumer lag not measured", extra={"error": str(exc)})
+                consumer.poll(0)  # serves librdkafka's log lines (it is never assigned)
                 self._stop.wait(self._interval)
         finally:
             consumer.close()

@@ -11,6 +11,14 @@ from core.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
+# librdkafka's own log lines (a refused connection, a failed authentication) as log records, in
+# the services' one format (core/logs.py), rather than its plain `%3|...` lines on stderr.
+# confluent-kafka queues them for poll(), flush(), consume() and close() to serve: a client that
+# is never polled must not get it, or its lines wait unserved. The admin client does not get it:
+# its calls serve no logs (confluent-kafka 2.16 serves them from AdminClient.poll() only), so
+# they would be lost rather than merely plain.
+LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
+
 
 def producer_config(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]:
     """A durable producer: idempotent, acks from all in-sync replicas, small linger for batching.
@@ -26,6 +34,7 @@ def producer_config(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]
         "partitioner": "murmur2_random",
         # Records are sized against this before they are produced (core/record_size.py).
         "message.max.bytes": settings.kafka_message_max_bytes,
+        "logger": LIBRDKAFKA_LOGGER,
         **settings.client_overrides(),
     }
     config.update(overrides)
@@ -50,6 +59,7 @@ def consumer_config(
         "auto.offset.reset": offset_reset,
         "session.timeout.ms": settings.kafka_session_timeout_ms,
         "heartbeat.interval.ms": max(500, settings.kafka_session_timeout_ms // 6),
+        "logger": LIBRDKAFKA_LOGGER,
         **settings.client_overrides(),
     }
     config.update(overrides)

@@ -371,8 +371,6 @@ def create_app(settings: IngestSettings) -> web.Application:
             **{
                 "message.timeout.ms": int(settings.ingest_ack_timeout_seconds * 1000),
                 "linger.ms": settings.ingest_linger_ms,
-                # librdkafka's own log lines go through logging: JSON like every other line.
-                "logger": logging.getLogger("librdkafka"),
             },
         )
     )

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import orjson
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
+from core.kafka import LIBRDKAFKA_LOGGER
 from recommendations.settings import RecommendationsSettings
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class InvalidationListener:
                     "bootstrap.servers": self._settings.kafka_bootstrap_servers,
                     "group.id": "recommendations-cache-unused",  # required by librdkafka
                     "enable.auto.commit": False,
+                    "logger": LIBRDKAFKA_LOGGER,  # served by consume() and close()
                     **self._settings.client_overrides(),
                 }
             )

@@ -185,9 +185,13 @@ def run(settings: StreamsSettings) -> None:
         raise SystemExit(f"streams: refusing to start: {exc}") from None
     # kafka_consumergroup_lag for this group on the raw topic, on the same /metrics.
     lag = LagReporter(settings, settings.streams_app_id, settings.raw_topic).start()
+    # Logging stays as configure_logging set it (JSON lines, like every service), Faust's and
+    # mode's own lines included: mode would replace the root handlers with its own format.
+    # Quiet, and without the start-up spinner: the console text they print is not log lines
+    # (Faust itself drops the spinner below WARN and logs "Ready" instead).
+    worker = Worker(app, redirect_stdouts=False, override_logging=False, quiet=True)
+    worker.spinner = None
     try:
-        Worker(
-            app, loglevel=settings.log_level.lower(), redirect_stdouts=False
-        ).execute_from_commandline()
+        worker.execute_from_commandline()
     finally:
         lag.stop()

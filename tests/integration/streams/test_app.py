@@ -20,6 +20,7 @@ from devtools.kafka_broker import free_port
 from devtools.stack import answers_ok
 from streams.app import SEEN_TABLE
 from tests.fixtures.kafka_fixture import TopicReader, topic_env, wait_for
+from tests.fixtures.log_format import parsed_lines
 from tests.fixtures.service_process import ServiceProcess, scraped
 from tests.unit.schemas.test_rules import SEED_WEIGHTS
 
@@ -436,3 +437,24 @@ def test_a_handover_and_a_graceful_stop_mid_flow_re_emit_nothing(
         one.stop()
         if two is not None:
             two.stop()
+
+
+def test_every_line_the_worker_writes_is_a_log_line_in_the_one_format(
+    kafka_settings: KafkaSettings,
+    topic_reader: Callable[[str], TopicReader],
+    tmp_path: Path,
+) -> None:
+    """Start to stop, Faust's and mode's own lines ("[^Worker]: Starting...") and aiokafka's
+    come out as the stage's own do (core/logs.py), not in mode's format."""
+    worker = start_worker(kafka_settings, tmp_path, f"weigher-{uuid.uuid4().hex[:8]}", "logs")
+    try:
+        produce(kafka_settings, [raw("comment", "u-logs", 1)])
+        assert len(topic_reader(kafka_settings.interactions_topic).read(1)) == 1
+    finally:
+        assert worker.stop() == 0
+    entries = parsed_lines(worker.log.read_text(), "streams")
+    said = {(entry["logger"], entry["msg"]) for entry in entries}
+    for line in ("[^Worker]: Starting...", "[^Worker]: Ready", "[^Worker]: Stopping..."):
+        assert ("faust.worker", line) in said  # Ready: a log line, not the spinner's "OK ^"
+    assert any(logger.startswith("aiokafka.") for logger, _ in said)  # Faust's Kafka client
+    assert any(logger == "streams.app" for logger, _ in said)  # the stage's own
