@@ -198,3 +198,16 @@ def test_the_production_profile_never_starts_the_emulator() -> None:
         assert "profiles" not in service, name
         assert "emulator" not in (service.get("depends_on") or {}), name
         assert "emulator" not in str(service.get("environment", {})), name
+
+
+def test_only_the_emulator_builds_the_dev_target() -> None:
+    """The other services run the Dockerfile's default (last) stage, which ships no devtools/;
+    the emulator is a dev tool, so it builds the `dev` target, under a tag of its own (one tag
+    for both images would leave whichever was built last under it)."""
+    emulator = SERVICES["emulator"]
+    assert emulator["build"]["target"] == "dev"
+    for name, service in SERVICES.items():
+        if name != "emulator" and "build" in service:
+            build = service["build"]
+            assert build == "." or build.get("target") in (None, "production"), name
+            assert service["image"] != emulator["image"], name
