@@ -18,7 +18,7 @@ def _personalize_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _personalize(args: argparse.Namespace) -> None:
-    from provision.commands import run_personalize
+    from provision.actions import run_personalize
 
     configure_logging("personalize")
     run_personalize(args.action)

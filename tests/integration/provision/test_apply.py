@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from provision import PersonalizeSetupSettings
+from provision.actions import run_personalize
 from provision.apply import apply_plan
-from provision.commands import run_personalize
 from schemas import load_rules
 from schemas.rules import DEFAULT_RULES_PATH
 from tests.fixtures.personalize_fixture import RunningEmulator

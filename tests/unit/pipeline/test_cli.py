@@ -2,6 +2,7 @@
 tools' commands refusing with a reason where the dev tools are not installed."""
 
 import importlib
+import importlib.util
 import subprocess
 import sys
 
@@ -15,6 +16,13 @@ def test_every_package_lists_exactly_the_commands_the_cli_names() -> None:
         named = {name for name, home in cli.COMMANDS.items() if home == package}
         listed = [c.name for c in importlib.import_module(package).commands]
         assert sorted(listed) == sorted(named), package
+
+
+def test_no_package_has_a_module_that_would_replace_its_commands() -> None:
+    """Importing a submodule `<package>.commands` would rebind the attribute the CLI reads to
+    that module (as provision/commands.py once did, once any test had imported it)."""
+    for package in set(cli.COMMANDS.values()):
+        assert importlib.util.find_spec(f"{package}.commands") is None, package
 
 
 def test_a_command_imports_its_own_service_only() -> None:
