@@ -2,6 +2,8 @@
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
@@ -14,9 +16,9 @@ log = logging.getLogger(__name__)
 # librdkafka's own log lines (a refused connection, a failed authentication) as log records, in
 # the services' one format (core/logs.py), rather than its plain `%3|...` lines on stderr.
 # confluent-kafka queues them for poll(), flush(), consume() and close() to serve: a client that
-# is never polled must not get it, or its lines wait unserved. The admin client does not get it:
-# its calls serve no logs (confluent-kafka 2.16 serves them from AdminClient.poll() only), so
-# they would be lost rather than merely plain.
+# is never polled must not get it, or its lines wait unserved. The admin client's calls serve
+# none (confluent-kafka 2.16 serves them from AdminClient.poll() only), so each admin call here
+# polls once when it returns or raises (`_serving_logs`).
 LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
 
 
@@ -67,9 +69,23 @@ def consumer_config(
 
 
 def admin_client(settings: KafkaSettings) -> AdminClient:
+    """An admin client whose log lines the admin calls below serve (`_serving_logs`)."""
     return AdminClient(
-        {"bootstrap.servers": settings.kafka_bootstrap_servers, **settings.client_overrides()}
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "logger": LIBRDKAFKA_LOGGER,
+            **settings.client_overrides(),
+        }
     )
+
+
+@contextmanager
+def _serving_logs(admin: AdminClient) -> Iterator[None]:
+    """Hands librdkafka's queued log lines to logging once the admin call is over."""
+    try:
+        yield
+    finally:
+        admin.poll(0)
 
 
 def create_topics(
@@ -82,6 +98,13 @@ def create_topics(
     moment later, each on its own, and until then DescribeTopics (answered by any broker)
     shows it with no partitions. So the description to act on is the one seen served here,
     not a later DescribeTopics, which may reach a broker that has not caught up."""
+    with _serving_logs(admin):
+        return _create_topics(admin, topics, timeout)
+
+
+def _create_topics(
+    admin: AdminClient, topics: list[NewTopic], timeout: float
+) -> dict[str, TopicDescription]:
     deadline = time.monotonic() + timeout
     for name, future in admin.create_topics(topics, operation_timeout=timeout).items():
         try:
@@ -120,14 +143,15 @@ def describe_topic(
     DescribeTopics, the admin API for it: it answers with the topic id (the delivery log keys
     its records by it) and never creates the topic, as a metadata request can on a broker with
     `auto.create.topics.enable` (Kafka's default) when the client allows it."""
-    future = admin.describe_topics(TopicCollection([topic]))[topic]
-    try:
-        description: TopicDescription = future.result(timeout)
-    except KafkaException as exc:
-        if exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-            return None
-        raise
-    return description
+    with _serving_logs(admin):
+        future = admin.describe_topics(TopicCollection([topic]))[topic]
+        try:
+            description: TopicDescription = future.result(timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                return None
+            raise
+        return description
 
 
 def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> None:
