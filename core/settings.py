@@ -58,6 +58,22 @@ class KafkaSettings(BaseSettings):
         default="interactions.dead-letter",
         description="Interactions Personalize refused, with the AWS error in a header.",
     )
+    users_topic: str = Field(
+        default="users.metadata",
+        description="Latest Users-dataset fields per user (compacted, keyed by user id).",
+    )
+    items_topic: str = Field(
+        default="items.metadata",
+        description="Latest Items-dataset fields per item (compacted, keyed by item id).",
+    )
+    users_dead_letter_topic: str = Field(
+        default="users.metadata.dead-letter",
+        description="User records Personalize refused (PutUsers), with the AWS error in a header.",
+    )
+    items_dead_letter_topic: str = Field(
+        default="items.metadata.dead-letter",
+        description="Item records Personalize refused (PutItems), with the AWS error in a header.",
+    )
     kafka_message_max_bytes: int = Field(
         default=1_000_000,
         ge=10_000,
@@ -146,8 +162,10 @@ class KafkaSettings(BaseSettings):
             self.interactions_topic: self.interactions_topic_retention_hours,
             self.raw_dead_letter_topic: self.dead_letter_topic_retention_hours,
             self.interactions_dead_letter_topic: self.dead_letter_topic_retention_hours,
+            self.users_dead_letter_topic: self.dead_letter_topic_retention_hours,
+            self.items_dead_letter_topic: self.dead_letter_topic_retention_hours,
         }
-        return {
+        configs = {
             topic: {
                 "cleanup.policy": "delete",
                 "retention.ms": str(int(hours * hour_ms)),
@@ -155,6 +173,10 @@ class KafkaSettings(BaseSettings):
             }
             for topic, hours in retention.items()
         }
+        # Latest state per key: compaction keeps each user's (item's) newest record for ever.
+        for topic in (self.users_topic, self.items_topic):
+            configs[topic] = {"cleanup.policy": "compact", **self.min_insync_replicas_config()}
+        return configs
 
     def min_insync_replicas_config(self) -> dict[str, str]:
         """The topic config for TOPIC_MIN_INSYNC_REPLICAS; empty (the cluster's) when unset."""
@@ -168,6 +190,10 @@ class KafkaSettings(BaseSettings):
             self.interactions_topic,
             self.raw_dead_letter_topic,
             self.interactions_dead_letter_topic,
+            self.users_topic,
+            self.items_topic,
+            self.users_dead_letter_topic,
+            self.items_dead_letter_topic,
         ]
 
 

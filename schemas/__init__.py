@@ -10,6 +10,15 @@ from schemas.amplitude import (
     normalize,
     scoped_id,
 )
+from schemas.catalog import (
+    CATALOG_SCHEMA_VERSION,
+    InvalidCatalogRecord,
+    ItemRecord,
+    UserRecord,
+    catalog_encoder,
+    decode_item,
+    decode_user,
+)
 from schemas.interaction import (
     INTERACTION_SCHEMA_VERSION,
     MAX_ID_LENGTH,
@@ -29,6 +38,7 @@ from schemas.interaction_codec import (
 from schemas.rules import PERSONALIZE_EVENT_TYPE_BUDGET, Rule, RuleSet, load_rules
 
 __all__ = [
+    "CATALOG_SCHEMA_VERSION",
     "INTERACTION_SCHEMA_VERSION",
     "MAX_ID_LENGTH",
     "MAX_IMPRESSION_ITEMS",
@@ -39,14 +49,20 @@ __all__ = [
     "Interaction",
     "InteractionFields",
     "InteractionRecord",
+    "InvalidCatalogRecord",
     "InvalidEvent",
     "InvalidInteraction",
+    "ItemRecord",
     "NormalizedEvent",
     "Rule",
     "RuleSet",
+    "UserRecord",
+    "catalog_encoder",
     "check_actor",
     "check_event",
     "decode_interaction",
+    "decode_item",
+    "decode_user",
     "interaction_encoder",
     "limit_problem",
     "load_rules",

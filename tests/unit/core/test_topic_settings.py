@@ -24,11 +24,20 @@ def test_each_topic_gets_its_retention_and_min_insync_replicas() -> None:
     )
     configs = settings.topic_configs()
     assert set(configs) == set(settings.all_topics)
-    assert {t: c["retention.ms"] for t, c in configs.items()} == {
+    assert {t: c.get("retention.ms") for t, c in configs.items()} == {
         "amplitude.raw": str(48 * HOUR_MS),
         "interactions.weighted": str(24 * HOUR_MS),
         "amplitude.raw.dead-letter": str(1000 * HOUR_MS),
         "interactions.dead-letter": str(1000 * HOUR_MS),
+        "users.metadata.dead-letter": str(1000 * HOUR_MS),
+        "items.metadata.dead-letter": str(1000 * HOUR_MS),
+        "users.metadata": None,  # compacted: each user's latest record is kept for ever
+        "items.metadata": None,
+    }
+    policies = {t: c["cleanup.policy"] for t, c in configs.items()}
+    assert {t for t, p in policies.items() if p == "compact"} == {
+        "users.metadata",
+        "items.metadata",
     }
     assert {c["min.insync.replicas"] for c in configs.values()} == {"2"}
 
