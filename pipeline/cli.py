@@ -16,6 +16,8 @@ COMMANDS = {
     "ingest": "ingest",
     "streams": "streams",
     "sink": "sinks.personalize",
+    "users-sink": "sinks.catalog",
+    "items-sink": "sinks.catalog",
     "recommendations": "recommendations",
     "history": "sinks.history",
     "import-job": "sinks.history",
