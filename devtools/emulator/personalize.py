@@ -4,6 +4,9 @@ Routes:
 - `POST /events` (personalize-events PutEvents): validated against botocore's model; a bad request
   gets 400 `InvalidInputException` in the rest-json error shape botocore parses.
 - `GET /_emulator/put-events`: every accepted PutEvents body, in arrival order (JSON list).
+- `POST /users`, `POST /items` (PutUsers, PutItems), read back at `GET /_emulator/put-users`
+  and `GET /_emulator/put-items` with each call's arrival time (devtools/emulator/catalog.py);
+  the same faults and latency as PutEvents.
 - `DELETE /_emulator/put-events`: forget them.
 - `POST /recommendations` (personalize-runtime GetRecommendations): for the campaigns in
   `EMULATOR_CAMPAIGN_ARNS` (others: 404 ResourceNotFoundException), ranked from the PutEvents
@@ -42,6 +45,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core import http_routes
 from core.service_model import validate
+from devtools.emulator import catalog
 from devtools.emulator.control_plane import ControlPlane, ControlPlaneError
 from devtools.emulator.filters import FilterExpressionError
 from devtools.emulator.recommendations import rank, recommendation_id
@@ -171,6 +175,17 @@ def _injected_fault(request: web.Request, tracking_id: str, user_id: str) -> web
     return None
 
 
+async def _catalog_fault(
+    request: web.Request, dataset_arn: str, ids: list[str]
+) -> web.Response | None:
+    """PutUsers/PutItems get PutEvents' latency and faults (`error_user_id`: any id listed)."""
+    faults = request.app[_FAULTS]
+    if faults.latency_ms:
+        await asyncio.sleep(faults.latency_ms / 1000)
+    target = faults.error_user_id if faults.error_user_id in ids else (ids[0] if ids else "")
+    return _injected_fault(request, dataset_arn, target)
+
+
 async def _put_events(request: web.Request) -> web.Response:
     faults = request.app[_FAULTS]
     if faults.latency_ms:
@@ -227,7 +242,12 @@ async def _get_recommendations(request: web.Request) -> web.Response:
     if "filterArn" in body:
         try:
             chosen = control.interaction_filter(body["filterArn"])
-            keep = chosen.keeps(put_events, body.get("userId"), body.get("filterValues", {}))
+            keep = chosen.keeps(
+                put_events,
+                body.get("userId"),
+                body.get("filterValues", {}),
+                request.app[catalog.ITEM_METADATA],
+            )
         except ControlPlaneError as exc:
             return _aws_error(404, exc.code, str(exc))
         except FilterExpressionError as exc:
@@ -367,6 +387,7 @@ def create_app(settings: EmulatorSettings | None = None) -> web.Application:
         error_user_id=settings.error_user_id,
     )
     app.router.add_post("/events", _put_events)
+    catalog.install(app, app[_CONTROL], _catalog_fault, _aws_error)
     app.router.add_post("/recommendations", _get_recommendations)
     app.router.add_post("/", _control_plane)
     app.router.add_get("/_emulator/import-jobs", _import_jobs)
