@@ -2,6 +2,7 @@
 as the emulator saw it, a refused record dead-lettered, a killed sink restarted."""
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -59,7 +60,10 @@ def test_a_thousand_updates_of_one_user_within_the_window_are_a_handful_of_recor
     start_sink: StartSink, personalize_emulator: RunningEmulator
 ) -> None:
     settings = start_sink(catalog_sink_window_seconds=3.0)
-    produce_users(settings, [user("u1", n, COUNTRY=f"c{n}", AGE=n) for n in range(1000)])
+    updates = [user("u1", n, COUNTRY=f"c{n}", AGE=n) for n in range(1000)]
+    for burst in range(20):  # spread over ~1 s, so that the sink reads them in many polls
+        produce_users(settings, updates[burst * 50 : (burst + 1) * 50])
+        time.sleep(0.05)  # the load's shape (no condition to wait for)
 
     wait_for(
         lambda: (
