@@ -70,7 +70,14 @@ class CatalogSink:
             outcome: metrics.RECORDS.labels(kind=kind.name, outcome=outcome)
             for outcome in ("delivered", "coalesced", "dead_lettered", "tombstone")
         }
+        # Every series the dashboards and alerts read exists (at 0) before the first call.
         metrics.DELIVERY_STOPPED.labels(kind=kind.name).set(0)
+        metrics.BACKLOG_AGE.labels(kind=kind.name).set(0)
+        metrics.PENDING.labels(kind=kind.name).set(0)
+        metrics.CALLS.labels(kind=kind.name, outcome="success", error_code="")
+        metrics.CALLS.labels(kind=kind.name, outcome="unexpected", error_code="other")
+        metrics.RECORDS_PER_CALL.labels(kind=kind.name)
+        metrics.CALL_DURATION.labels(kind=kind.name)
 
     @property
     def ready(self) -> bool:
