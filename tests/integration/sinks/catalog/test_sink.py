@@ -7,9 +7,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from core.settings import KafkaSettings
 from devtools.kafka_broker import free_port
+from schemas.catalog import ItemRecord, catalog_encoder
 from sinks.catalog import CatalogSinkSettings, kinds
 from sinks.catalog.sink import CatalogSink
 from tests.fixtures.catalog_helpers import (
@@ -167,3 +169,50 @@ def test_a_killed_sink_restarted_loses_nothing(
     finally:
         second.stop()
     print(f"killed with {at_kill}/1000 users delivered")
+
+
+def test_the_items_sink_sends_each_items_newest_metadata_with_put_items(
+    kafka_settings: KafkaSettings,
+    personalize_emulator: RunningEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    settings = catalog_settings(
+        kafka_settings, personalize_emulator, catalog_sink_window_seconds=0.5
+    )
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    for n, category in enumerate(["hats", "shoes|sale"]):
+        record = ItemRecord(item_id="i1", fields={"CATEGORY": category}, updated_at_ms=n)
+        producer.produce(settings.items_topic, catalog_encoder.encode(record), b"i1")
+    producer.produce(settings.items_topic, None, b"i2")  # a tombstone: skipped
+    assert producer.flush(30) == 0
+    sink = CatalogSink(settings, kinds.items(settings))
+    stop = threading.Event()
+    thread = threading.Thread(target=sink.run, args=(stop,))
+    thread.start()
+    try:
+        calls = wait_for(lambda: put_calls(personalize_emulator, "items"), what="a PutItems call")
+        assert calls[0]["body"] == {
+            "datasetArn": settings.items_dataset_arn,
+            "items": [{"itemId": "i1", "properties": '{"category":"shoes|sale"}'}],
+        }
+        partitions = [TopicPartition(settings.items_topic, p) for p in range(3)]
+
+        def committed() -> int:
+            consumer = Consumer(
+                {
+                    "bootstrap.servers": settings.kafka_bootstrap_servers,
+                    "group.id": settings.items_sink_group_id,
+                }
+            )
+            try:
+                return sum(max(tp.offset, 0) for tp in consumer.committed(partitions, 10))
+            finally:
+                consumer.close()
+
+        wait_for(lambda: committed() == 3, what="the items' offsets committed")
+        assert len(put_calls(personalize_emulator, "items")) == 1
+    finally:
+        stop.set()
+        thread.join(60)
