@@ -9,12 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import botocore.session
 import orjson
+from botocore.model import Shape
 
+from core.service_model import validate
 from schemas.catalog import ItemRecord, UserRecord, decode_item, decode_user
 from sinks.catalog.settings import CatalogSinkSettings
 
 Record = UserRecord | ItemRecord
+_EVENTS_MODEL = botocore.session.get_session().get_service_model("personalize-events")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,19 @@ class Kind:
     def request(self, records: list[Record]) -> dict[str, Any]:
         """The PutUsers/PutItems keyword arguments for up to 10 records."""
         return {"datasetArn": self.dataset_arn, self.members: [self.entry(r) for r in records]}
+
+    def problems(self, record: Record) -> list[str]:
+        """Why Personalize would refuse this record whatever else the call holds (botocore's
+        model: the id's and properties' lengths), without its values; empty when none.
+        Checked when consumed, so that a sure refusal costs no halving calls of the quota."""
+        shape: Shape = (
+            _EVENTS_MODEL.operation_model(self.operation_name).input_shape.members[self.members]
+        ).member  # type: ignore[attr-defined]
+        return validate(shape, self.entry(record), self.members[:-1])
+
+    @property
+    def operation_name(self) -> str:
+        return "PutUsers" if self.members == "users" else "PutItems"
 
     def entry(self, record: Record) -> dict[str, str]:
         entry = {self.id_key: record_id(record)}

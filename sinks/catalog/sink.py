@@ -6,7 +6,8 @@ the dead-letter topic with the reason in a header, and commits per partition onl
 lowest offset not done (offsets.py): a crash re-reads, and re-sends, what was not committed;
 a record is whole state, so sending it again is harmless.
 
-- A value that is not a record (schemas/catalog.py says why) is dead-lettered at once.
+- A value that is not a record (schemas/catalog.py says why), or a record botocore's model
+  forbids in any call (properties too long), is dead-lettered at once: `invalid_record`.
 - A tombstone (null value: compaction's delete marker) is skipped: Personalize has no
   real-time delete for users or items (a data deletion job does that).
 - Above `catalog_sink_max_pending_records` consumed and not done, the partitions are paused
@@ -127,6 +128,10 @@ class CatalogSink:
             record = self._kind.decode(value)
         except InvalidCatalogRecord as exc:
             self._dead_letter(partition, [offset], value, f"invalid_record: {exc}")
+            return
+        problems = self._kind.problems(record)
+        if problems:
+            self._dead_letter(partition, [offset], value, f"invalid_record: {'; '.join(problems)}")
             return
         epoch = self._epochs.get(partition, 0)
         key = record_id(record)
