@@ -163,8 +163,10 @@ def test_a_killed_sink_restarted_loses_nothing(
         )
 
     first = sink().start()
-    wait_for(lambda: len(put_calls(personalize_emulator)) >= 20, what="20 calls delivered")
-    first.kill()  # SIGKILL: no commit
+    try:
+        wait_for(lambda: len(put_calls(personalize_emulator)) >= 20, what="20 calls delivered")
+    finally:
+        first.kill()  # SIGKILL: no commit
     at_kill = len(latest_properties(personalize_emulator))
     assert at_kill < 1000, "the sink finished before it was killed: nothing tested"
     assert committed_users(settings) < 3000
