@@ -31,6 +31,15 @@ class SinkSettings(KafkaSettings):
         ge=0,
         description="Longest a (user, session) group waits for more events before it is sent.",
     )
+    sink_batching: Literal["quota", "fixed"] = Field(
+        default="quota",
+        description=(
+            "quota: at the rate limit a lingered group is sent only when a token is free for "
+            "it, oldest first, and keeps taking its session's events meanwhile (fuller calls "
+            "where the quota caps events/s); below the limit it goes at the linger. fixed: "
+            "every group goes at the linger and waits for its token in the send queue."
+        ),
+    )
     sink_rate_limit_calls_per_second: float = Field(
         default=1000.0,
         gt=0,

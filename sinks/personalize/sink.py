@@ -77,6 +77,7 @@ class PersonalizeSink:
         self._already: dict[int, set[int]] = {}  # per partition, offsets the log says delivered
         self._already_delivered = metrics.EVENTS.labels(outcome="already_delivered")
         self._batcher = Batcher(settings.sink_linger_seconds, clock)
+        self._quota_aware = settings.sink_batching == "quota"
         self._offsets = OffsetTracker()
         self._epochs: dict[int, int] = {}  # partition -> its current assignment's number
         self._assigned: set[int] = set()
@@ -122,7 +123,11 @@ class PersonalizeSink:
 
     def _poll_timeout(self) -> float:
         """One turn while calls are in flight: their results (and the next sends) wait for it."""
-        if self._dispatcher.busy or self._log.unacknowledged_calls:
+        if (
+            self._dispatcher.busy
+            or self._log.unacknowledged_calls
+            or (self._quota_aware and self._batcher.overdue() and self._dispatcher.room())
+        ):
             return min(self._dispatcher.turn, self._settings.sink_poll_timeout_seconds)
         return self._settings.sink_poll_timeout_seconds
 
@@ -166,8 +171,9 @@ class PersonalizeSink:
     # -- flush: calls out (dispatch.py), results back ------------------------------------------
 
     def _flush(self) -> None:
-        self._dispatcher.submit_all(self._batcher.due())
-        self._dispatcher.dispatch(held=self._log.unacknowledged_calls)
+        held = self._log.unacknowledged_calls
+        self._dispatcher.take_lingered(self._batcher, held)
+        self._dispatcher.dispatch(held=held)
 
     def _collect(self, wait: float = 0.0) -> None:
         """Settle every call that came back (waiting up to `wait` for the first one), then
