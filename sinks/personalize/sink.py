@@ -1,7 +1,8 @@
 """The sink's poll loop: open (assign), put (accept), flush (dispatch), commit, close (revoke).
 
 Kafka Connect's SinkTask contract, with offsets following delivery: one thread polls Kafka,
-groups interactions (batcher.py), hands full or lingered groups to the dispatcher
+groups interactions (batcher.py), hands full or lingered groups to the dispatcher (at the
+rate limit, with SINK_BATCHING=quota, only the lingered groups that can go this turn)
 (dispatch.py: a bounded pool calling PutEvents, retries, poison halving, fatal stops), and
 commits per partition only up to the lowest offset not yet delivered or dead-lettered
 (offsets.py). The dispatcher's finished calls come back to this thread (`collect`), so the
