@@ -45,6 +45,7 @@ import aiohttp
 import orjson
 import uvloop
 from confluent_kafka import Consumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -192,6 +193,34 @@ async def drive(
 ) -> Drive:
     """POST `rate` events/s for `seconds`, paced by the loop's clock."""
     result = Drive()
+    loop = asyncio.get_running_loop()
+    # Ctrl-C or SIGTERM while driving: stop sending, let the POSTs out finish, then raise. The
+    # loop's own handlers: under asyncio.Runner with uvloop a Ctrl-C went unseen until the end.
+    interrupted = asyncio.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        loop.add_signal_handler(sig, interrupted.set)
+    try:
+        await _send_all(url, rate, seconds, per_post, connections, workload, result, interrupted)
+    finally:
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, handler)
+    if interrupted.is_set():
+        raise KeyboardInterrupt
+    return result
+
+
+async def _send_all(
+    url: str,
+    rate: float,
+    seconds: float,
+    per_post: int,
+    connections: int,
+    workload: Workload,
+    result: Drive,
+    interrupted: asyncio.Event,
+) -> None:
     queue: asyncio.Queue[tuple[float, list[bytes]] | None] = asyncio.Queue()
     headers = {"Authorization": f"Bearer {DEV_SECRET}", "Content-Type": "application/json"}
     loop = asyncio.get_running_loop()
@@ -222,6 +251,8 @@ async def drive(
         start = loop.time()
         result.started = time.time()
         for n in range(total):
+            if interrupted.is_set():
+                break
             due = start + n * interval
             wait = due - loop.time()
             if wait > 0.001:  # sleep to the deadline; a batch that is due goes out at once
@@ -234,7 +265,6 @@ async def drive(
             queue.put_nowait(None)
         await asyncio.gather(*workers)
         result.finished = time.time()
-    return result
 
 
 # --- the processes: CPU and memory from /proc ---
@@ -288,6 +318,20 @@ def group_lag(bootstrap: str, group: str, topic: str) -> int:
         consumer.close()
 
 
+def call_seconds(sink_status: str) -> tuple[float, float]:
+    """The sink's PutEvents calls so far and their summed duration (its /metrics histogram)."""
+    with urllib.request.urlopen(f"{sink_status}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    totals = {"count": 0.0, "sum": 0.0}
+    for family in text_string_to_metric_families(text):
+        if family.name == "sink_put_events_duration_seconds":
+            for sample in family.samples:
+                for name in totals:
+                    if sample.name.endswith(f"_{name}"):
+                        totals[name] += sample.value
+    return totals["count"], totals["sum"]
+
+
 def get_json(url: str) -> object:
     with urllib.request.urlopen(url, timeout=60) as response:
         return orjson.loads(response.read())
@@ -318,6 +362,7 @@ class Result:
     cpu: dict[str, float] = field(default_factory=dict)
     rss: dict[str, float] = field(default_factory=dict)
     window: float = 0.0
+    call_ms: float = 0.0  # the sink's mean PutEvents call (its histogram), emulator delay included
     driving_cpu: float = 0.0  # the driver's CPU while it drove (its part of the whole window)
 
     @property
@@ -350,6 +395,8 @@ def run_rate(
     forget = urllib.request.Request(f"{emulator}/_emulator/put-events", method="DELETE")
     urllib.request.urlopen(forget, timeout=60).close()
     workload = Workload(rate, args.users, seed)
+    sink_status = f"http://127.0.0.1:{stack.ports.sink_status}"
+    calls_before = call_seconds(sink_status)
     cpu_before = {name: cpu_seconds(pids[name]) for name in PROCESSES}
     wall_before = time.monotonic()
     driver_before = time.process_time()
@@ -388,6 +435,10 @@ def run_rate(
     result.window = time.monotonic() - wall_before
     result.cpu = {name: cpu_seconds(pids[name]) - cpu_before[name] for name in PROCESSES}
     result.rss = {name: rss_mb(pids[name]) for name in PROCESSES}
+    calls_after = call_seconds(sink_status)
+    if calls_after[0] > calls_before[0]:
+        mean = (calls_after[1] - calls_before[1]) / (calls_after[0] - calls_before[0])
+        result.call_ms = mean * 1000
     calls = get_json(f"{emulator}/_emulator/put-events")
     arrivals = get_json(f"{emulator}/_emulator/put-events/arrivals")
     assert isinstance(calls, list) and isinstance(arrivals, list)
@@ -434,18 +485,19 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
     lines = [
         f"machine: {machine()}",
         f"emulator latency {args.latency_ms:.0f} ms, {args.seconds:.0f} s a rate, "
-        f"{args.per_post} event(s) per POST, {args.connections} connections, "
+        f"{args.connections} connections, "
         f"SINK_THREADS {args.sink_threads or 'default (8)'}",
         "",
-        "| rate (events/s) | achieved | events sent | delivered / expected | p50 s | p95 s | "
-        "p99 s | max s | p50, last 10 s | PutEvents calls/s | events per call | lag at end "
-        "(streams / sink) | drained in | kept up |",
-        "| " + " | ".join(["---"] * 14) + " |",
+        "| rate (events/s) | events per POST | achieved | events sent | delivered / expected | "
+        "p50 s | p95 s | p99 s | max s | p50, last 10 s | PutEvents calls/s | events per call | "
+        "lag at end (streams / sink) | drained in | kept up |",
+        "| " + " | ".join(["---"] * 15) + " |",
     ]
     for r in results:
         q = r.latencies
         lines.append(
-            f"| {r.rate:,.0f} | {r.achieved:,.0f} | {r.sent:,} | {r.delivered:,} / {r.expected:,}"
+            f"| {r.rate:,.0f} | {r.per_post} | {r.achieved:,.0f} | {r.sent:,} | "
+            f"{r.delivered:,} / {r.expected:,}"
             f" | {percentile(q, 0.5):.3f} | {percentile(q, 0.95):.3f} | {percentile(q, 0.99):.3f}"
             f" | {max(q, default=float('nan')):.3f} | {r.last_p50:.3f} | {r.calls_per_s:,.0f} | "
             f"{r.events / max(r.calls, 1):.2f} | {r.lag_streams:,} / {r.lag_sink:,} | "
@@ -485,6 +537,8 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
         + ", ".join(f"{r.late_p99_ms:.1f}" for r in results)
         + "; webhook answer p50 / p99, ms: "
         + ", ".join(f"{r.answer_ms[0]:.1f} / {r.answer_ms[1]:.1f}" for r in results)
+        + "; the sink's mean PutEvents call, ms: "
+        + ", ".join(f"{r.call_ms:.1f}" for r in results)
         + "; CPU while driving, us per POST: "
         + ", ".join(f"{r.driving_cpu / (r.sent / r.per_post) * 1e6:.0f}" for r in results)
     )
@@ -495,8 +549,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rates", default="1000,2000,5000", help="events/s, comma-separated")
     parser.add_argument("--seconds", type=float, default=60.0, help="driving time per rate")
-    parser.add_argument("--per-post", type=int, default=1, help="events per POST")
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--per-post", default="1", help="events per POST: one for all rates, or one per rate"
+    )
+    parser.add_argument("--connections", type=int, default=128)
     parser.add_argument("--latency-ms", type=float, default=30.0, help="the emulator's delay")
     parser.add_argument("--users", type=int, default=200_000)
     parser.add_argument(
@@ -508,6 +564,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     rates = [float(rate) for rate in args.rates.split(",")]
+    per_post = [int(n) for n in args.per_post.split(",")]
+    per_post = per_post * len(rates) if len(per_post) == 1 else per_post
+    if len(per_post) != len(rates):
+        parser.error("--per-post: one value, or one per rate")
 
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
@@ -532,17 +592,19 @@ def main() -> None:
         )
         stack.start()
         if args.warmup_seconds > 0:
-            warm = argparse.Namespace(**{**vars(args), "seconds": args.warmup_seconds})
-            run_rate(stack, broker, min(rates), warm, seed=0)
+            warm = {"seconds": args.warmup_seconds, "per_post": per_post[0]}
+            run_rate(stack, broker, min(rates), argparse.Namespace(**{**vars(args), **warm}), 0)
         results = []
-        for n, rate in enumerate(rates, start=1):
-            results.append(run_rate(stack, broker, rate, args, seed=n))
+        for n, (rate, size) in enumerate(zip(rates, per_post, strict=True), start=1):
+            this = argparse.Namespace(**{**vars(args), "per_post": size})
+            results.append(run_rate(stack, broker, rate, this, seed=n))
             stack.check_alive()
             print(f"rate {rate:,.0f} done; load: {load()}", flush=True)
         print(report(results, args))
         print(f"logs: {log_dir}")
     except KeyboardInterrupt:
         print("interrupted: stopping everything", flush=True)
+        raise SystemExit(130) from None
     finally:
         if stack is not None:
             stack.stop()
