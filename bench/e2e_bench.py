@@ -84,6 +84,7 @@ MIX = {
     "app_open": 4.8,
 }
 ITEMS = 50_000
+WARM_UP_RATE = 100  # events/s
 
 
 @dataclass
@@ -539,6 +540,8 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
         + ", ".join(f"{r.answer_ms[0]:.1f} / {r.answer_ms[1]:.1f}" for r in results)
         + "; the sink's mean PutEvents call, ms: "
         + ", ".join(f"{r.call_ms:.1f}" for r in results)
+        + "; the sink's CPU per PutEvents call, us: "
+        + ", ".join(f"{r.cpu['sink'] / max(r.calls, 1) * 1e6:.0f}" for r in results)
         + "; CPU while driving, us per POST: "
         + ", ".join(f"{r.driving_cpu / (r.sent / r.per_post) * 1e6:.0f}" for r in results)
     )
@@ -558,7 +561,9 @@ def main() -> None:
     parser.add_argument(
         "--sink-threads", type=int, help="SINK_THREADS for the sink (default: its own, 8)"
     )
-    parser.add_argument("--warmup-seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--warmup-seconds", type=float, default=3.0, help=f"at {WARM_UP_RATE} events/s"
+    )
     parser.add_argument(
         "--drain-seconds", type=float, default=20.0, help="longest wait for the last events"
     )
@@ -579,26 +584,31 @@ def main() -> None:
     stack: LocalStack | None = None
     try:
         broker.start()
-        stack = LocalStack(
-            ports=Ports.free(),
-            bootstrap=broker.bootstrap_servers,
-            services=SERVICES,
-            log_dir=log_dir,
-            extra_env={
-                "EMULATOR_LATENCY_MS": str(args.latency_ms),
-                "LOG_LEVEL": "WARNING",
-                **({"SINK_THREADS": str(args.sink_threads)} if args.sink_threads else {}),
-            },
-        )
-        stack.start()
-        if args.warmup_seconds > 0:
-            warm = {"seconds": args.warmup_seconds, "per_post": per_post[0]}
-            run_rate(stack, broker, min(rates), argparse.Namespace(**{**vars(args), **warm}), 0)
         results = []
         for n, (rate, size) in enumerate(zip(rates, per_post, strict=True), start=1):
+            # Each rate gets services of its own: on a broker it did not start, LocalStack names
+            # topics and groups of its own, so no backlog of the rate before is carried over.
+            stack = LocalStack(
+                ports=Ports.free(),
+                bootstrap=broker.bootstrap_servers,
+                services=SERVICES,
+                log_dir=log_dir / f"rate-{rate:.0f}",
+                extra_env={
+                    "EMULATOR_LATENCY_MS": str(args.latency_ms),
+                    "LOG_LEVEL": "WARNING",
+                    **({"SINK_THREADS": str(args.sink_threads)} if args.sink_threads else {}),
+                },
+            )
+            stack.start()
             this = argparse.Namespace(**{**vars(args), "per_post": size})
+            if args.warmup_seconds > 0:
+                # Connections, assignments, the first batches: slowly (no backlog), not timed.
+                warm = argparse.Namespace(**{**vars(this), "seconds": args.warmup_seconds})
+                run_rate(stack, broker, WARM_UP_RATE, warm, seed=0)
             results.append(run_rate(stack, broker, rate, this, seed=n))
             stack.check_alive()
+            stack.stop()
+            stack = None
             print(f"rate {rate:,.0f} done; load: {load()}", flush=True)
         print(report(results, args))
         print(f"logs: {log_dir}")
