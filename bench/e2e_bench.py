@@ -345,6 +345,7 @@ def get_json(url: str) -> object:
 class Result:
     rate: float
     per_post: int
+    sink_threads: str = ""
     sent: int = 0
     achieved: float = 0.0  # events/s answered 200 over the driving
     failed_posts: int = 0
@@ -405,7 +406,9 @@ def run_rate(
         sent = runner.run(
             drive(webhook, rate, args.seconds, args.per_post, args.connections, workload)
         )
-    result = Result(rate=rate, per_post=args.per_post, failed_posts=sent.failed)
+    result = Result(
+        rate=rate, per_post=args.per_post, sink_threads=args.sink_threads, failed_posts=sent.failed
+    )
     result.driving_cpu = time.process_time() - driver_before
     # The groups' names of this run (LocalStack names its own on a broker it did not start).
     bootstrap = kafka.kafka_bootstrap_servers
@@ -486,18 +489,18 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
     lines = [
         f"machine: {machine()}",
         f"emulator latency {args.latency_ms:.0f} ms, {args.seconds:.0f} s a rate, "
-        f"{args.connections} connections, "
-        f"SINK_THREADS {args.sink_threads or 'default (8)'}",
+        f"{args.connections} connections",
         "",
-        "| rate (events/s) | events per POST | achieved | events sent | delivered / expected | "
-        "p50 s | p95 s | p99 s | max s | p50, last 10 s | PutEvents calls/s | events per call | "
+        "| rate (events/s) | events per POST | SINK_THREADS | achieved | events sent | "
+        "delivered / expected | p50 s | p95 s | p99 s | max s | p50, last 10 s | "
+        "PutEvents calls/s | events per call | "
         "lag at end (streams / sink) | drained in | kept up |",
-        "| " + " | ".join(["---"] * 15) + " |",
+        "| " + " | ".join(["---"] * 16) + " |",
     ]
     for r in results:
         q = r.latencies
         lines.append(
-            f"| {r.rate:,.0f} | {r.per_post} | {r.achieved:,.0f} | {r.sent:,} | "
+            f"| {r.rate:,.0f} | {r.per_post} | {r.sink_threads} | {r.achieved:,.0f} | {r.sent:,} | "
             f"{r.delivered:,} / {r.expected:,}"
             f" | {percentile(q, 0.5):.3f} | {percentile(q, 0.95):.3f} | {percentile(q, 0.99):.3f}"
             f" | {max(q, default=float('nan')):.3f} | {r.last_p50:.3f} | {r.calls_per_s:,.0f} | "
@@ -559,7 +562,9 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=30.0, help="the emulator's delay")
     parser.add_argument("--users", type=int, default=200_000)
     parser.add_argument(
-        "--sink-threads", type=int, help="SINK_THREADS for the sink (default: its own, 8)"
+        "--sink-threads",
+        default="",
+        help="SINK_THREADS (default: the sink's own, 8): one for all rates, or one per rate",
     )
     parser.add_argument(
         "--warmup-seconds", type=float, default=3.0, help=f"at {WARM_UP_RATE} events/s"
@@ -573,6 +578,10 @@ def main() -> None:
     per_post = per_post * len(rates) if len(per_post) == 1 else per_post
     if len(per_post) != len(rates):
         parser.error("--per-post: one value, or one per rate")
+    threads = args.sink_threads.split(",") if args.sink_threads else [""]
+    threads = threads * len(rates) if len(threads) == 1 else threads
+    if len(threads) != len(rates):
+        parser.error("--sink-threads: one value, or one per rate")
 
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
@@ -585,7 +594,9 @@ def main() -> None:
     try:
         broker.start()
         results = []
-        for n, (rate, size) in enumerate(zip(rates, per_post, strict=True), start=1):
+        for n, (rate, size, sink_threads) in enumerate(
+            zip(rates, per_post, threads, strict=True), start=1
+        ):
             # Each rate gets services of its own: on a broker it did not start, LocalStack names
             # topics and groups of its own, so no backlog of the rate before is carried over.
             stack = LocalStack(
@@ -596,11 +607,12 @@ def main() -> None:
                 extra_env={
                     "EMULATOR_LATENCY_MS": str(args.latency_ms),
                     "LOG_LEVEL": "WARNING",
-                    **({"SINK_THREADS": str(args.sink_threads)} if args.sink_threads else {}),
+                    **({"SINK_THREADS": sink_threads} if sink_threads else {}),
                 },
             )
             stack.start()
             this = argparse.Namespace(**{**vars(args), "per_post": size})
+            this.sink_threads = sink_threads or "8 (default)"
             if args.warmup_seconds > 0:
                 # Connections, assignments, the first batches: slowly (no backlog), not timed.
                 warm = argparse.Namespace(**{**vars(this), "seconds": args.warmup_seconds})
