@@ -53,6 +53,12 @@ class ApplyReport:
             "AWS_PERSONALIZE_TRACKING_ID": self.tracking_id or "",
             "AWS_PERSONALIZE_DATASET_ARN": self.arns.get("dataset", ""),
             "AWS_PERSONALIZE_FILTER_ARN": self.negative_filter_arn or "",
+            # the users and items sinks' datasets (PutUsers / PutItems), when planned
+            **{
+                f"{table.upper()}_DATASET_ARN": self.arns[f"{table}_dataset"]
+                for table in ("users", "items")
+                if f"{table}_dataset" in self.arns
+            },
             "AWS_PERSONALIZE_CAMPAIGN_ARN": (
                 "<after training: create-solution-version, then create-campaign "
                 "(docs/personalize.md)>"
