@@ -7,6 +7,8 @@ user record may carry its properties as Identify operations (`{"$set": {...}}`):
 values are read too, and win over a plain property of the same name.
 """
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +16,7 @@ import msgspec
 
 from schemas import MAX_ID_LENGTH
 from schemas.catalog import FieldValue
-from schemas.catalog_fields import map_fields
+from schemas.catalog_fields import field_value
 from schemas.rules import EVENT_PROPERTIES, USER_PROPERTIES, DatasetRules, FieldRule
 
 _SET = "$set"
@@ -44,83 +46,90 @@ def _struct(name: str, members: dict[str, Any]) -> Any:
 class CatalogReader:
     def __init__(self, users: DatasetRules, items: DatasetRules, item_id_properties: list[str]):
         self._users = list(users.field)
-        self._items = list(items.field) if items.field else []
-        self._item_ids = tuple(item_id_properties) if self._items else ()
+        self._items = list(items.field)
+        item_ids = tuple(item_id_properties) if self._items else ()
         user_props = sorted({p for f in self._users if (p := f.path[1]) is not None})
-        event_props = sorted({*self._item_ids, *(p for f in self._items if (p := f.path[1]))})
+        event_props = sorted({*item_ids, *(p for f in self._items if (p := f.path[1]))})
         top = sorted({f.path[0] for f in self._users if f.path[1] is None})
-        members: dict[str, Any] = {"user_id": Any}
-        members.update({name: Any for name in top})
+        members: dict[str, Any] = {"user_id": Any, **dict.fromkeys(top, Any)}
+        nested: dict[str, Any] = {}  # JSON name of a nested object -> its Struct
         if user_props:
-            plain = {name: Any for name in user_props}
-            props = _struct("_UserProperties", {**plain, _SET: _struct("_Set", plain)})
-            members[USER_PROPERTIES] = props
+            nested[_SET] = _struct("_Set", dict.fromkeys(user_props, Any))
+            nested[USER_PROPERTIES] = _struct(
+                "_UserProperties", {**dict.fromkeys(user_props, Any), _SET: nested[_SET]}
+            )
+            members[USER_PROPERTIES] = nested[USER_PROPERTIES]
         if event_props:
-            members[EVENT_PROPERTIES] = _struct("_EventProperties", dict.fromkeys(event_props, Any))
-        self._record = _struct("_CatalogFields", members)
-        self._decode = msgspec.json.Decoder(self._record).decode
-        # JSON name -> Python attribute, per struct
-        self._attr = {
-            struct: {f.encode_name: f.name for f in msgspec.structs.fields(struct)}
-            for struct in _all_structs(self._record)
-        }
-
-    @property
-    def maps_users(self) -> bool:
-        return bool(self._users)
+            nested[EVENT_PROPERTIES] = _struct("_EventProperties", dict.fromkeys(event_props, Any))
+            members[EVENT_PROPERTIES] = nested[EVENT_PROPERTIES]
+        record = _struct("_CatalogFields", members)
+        self._decode = msgspec.json.Decoder(record).decode
+        self._attrs = {None: _attrs(record)} | {name: _attrs(t) for name, t in nested.items()}
+        self._user_id = self._attrs[None]["user_id"]
+        # One getter per rule, built once: the per-record work is attribute reads only.
+        self._user_getters = [(rule, self._user_getter(rule)) for rule in self._users]
+        self._item_getters = [
+            (rule, self._getter(EVENT_PROPERTIES, rule.path[1] or "")) for rule in self._items
+        ]
+        self._item_id_getters = [self._getter(EVENT_PROPERTIES, name) for name in item_ids]
 
     def read(self, raw: bytes) -> CatalogValues:
         """Raises msgspec errors when the record's shape cannot be read (the caller counts it)."""
         record = self._decode(raw)
         problems: list[tuple[str, str]] = []
-        user_id = _id(getattr(record, self._attr[self._record]["user_id"]))
+        user_id = _id(getattr(record, self._user_id))
         user_fields: dict[str, FieldValue] = {}
-        if user_id is not None and self._users:
-            user_fields, bad = map_fields(self._users, lambda f: self._user_value(record, f))
-            problems.extend(("users", reason) for reason in bad)
-        item_id, item_fields = None, {}
-        if self._items:
-            props = self._member(record, EVENT_PROPERTIES)
-            if props is not None:
-                item_id = next(
-                    (i for name in self._item_ids if (i := _id(self._get(props, name)))), None
-                )
-                if item_id is not None:
-                    item_fields, bad = map_fields(
-                        self._items, lambda f: self._get(props, f.path[1] or "")
-                    )
-                    problems.extend(("items", reason) for reason in bad)
+        if user_id is not None:
+            for rule, get in self._user_getters:
+                value, problem = field_value(rule, get(record))
+                if value is not None:
+                    user_fields[rule.name] = value
+                elif problem is not None:
+                    problems.append(("users", problem))
+        item_id = None
+        item_fields: dict[str, FieldValue] = {}
+        for get in self._item_id_getters:
+            item_id = _id(get(record))
+            if item_id is not None:
+                break
+        if item_id is not None:
+            for rule, get in self._item_getters:
+                value, problem = field_value(rule, get(record))
+                if value is not None:
+                    item_fields[rule.name] = value
+                elif problem is not None:
+                    problems.append(("items", problem))
         return CatalogValues(user_id, user_fields, item_id, item_fields, problems)
 
-    def _user_value(self, record: Any, rule: FieldRule) -> Any:
+    def _getter(self, nested: str, name: str) -> Callable[[Any], Any]:
+        """`record.<nested>.<name>`, None when either is absent."""
+        outer, inner = self._attrs[None][nested], self._attrs[nested][name]
+
+        def get(record: Any) -> Any:
+            props = getattr(record, outer)
+            return None if props is None else getattr(props, inner)
+
+        return get
+
+    def _user_getter(self, rule: FieldRule) -> Callable[[Any], Any]:
         head, name = rule.path
         if name is None:
-            return self._member(record, head)
-        props = self._member(record, USER_PROPERTIES)
-        if props is None:
-            return None
-        operations = self._get(props, _SET)
-        if operations is not None:
-            value = self._get(operations, name)
-            if value is not None:
-                return value
-        return self._get(props, name)
+            return operator.attrgetter(self._attrs[None][head])
+        plain = self._getter(USER_PROPERTIES, name)
+        operations = self._getter(USER_PROPERTIES, _SET)
+        in_set = self._attrs[_SET][name]
 
-    def _member(self, record: Any, name: str) -> Any:
-        return getattr(record, self._attr[self._record][name], None)
+        def get(record: Any) -> Any:
+            ops = operations(record)
+            value = None if ops is None else getattr(ops, in_set)
+            return plain(record) if value is None else value
 
-    def _get(self, struct: Any, name: str) -> Any:
-        attr = self._attr[type(struct)].get(name)
-        return None if attr is None else getattr(struct, attr)
+        return get
 
 
-def _all_structs(struct: Any) -> list[Any]:
-    found = [struct]
-    for f in msgspec.structs.fields(struct):
-        for kind in getattr(f.type, "__args__", (f.type,)):
-            if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
-                found.extend(_all_structs(kind))
-    return found
+def _attrs(struct: Any) -> dict[str, str]:
+    """JSON name -> the Struct's attribute."""
+    return {f.encode_name: f.name for f in msgspec.structs.fields(struct)}
 
 
 def _id(value: Any) -> str | None:
