@@ -1,4 +1,4 @@
-"""Read the rules' user and item fields out of a raw record: one msgspec decode, mapped fields.
+"""Read the rules' user and item values out of a raw record: one msgspec decode, then mapping.
 
 The decoder is built from the rules at start-up: a Struct holding only the top-level fields,
 `user_properties` and `event_properties` members the `[users]` and `[items]` tables name (and
@@ -9,7 +9,6 @@ values are read too, and win over a plain property of the same name.
 
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -20,17 +19,6 @@ from schemas.catalog_fields import field_value
 from schemas.rules import EVENT_PROPERTIES, USER_PROPERTIES, DatasetRules, FieldRule
 
 _SET = "$set"
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogValues:
-    """What one record says about its user and its item (ids None: nothing to say)."""
-
-    user_id: str | None
-    user_fields: dict[str, FieldValue]
-    item_id: str | None
-    item_fields: dict[str, FieldValue]
-    problems: list[tuple[str, str]]  # (dataset, reason) of each value left out
 
 
 def _struct(name: str, members: dict[str, Any]) -> Any:
@@ -66,40 +54,62 @@ class CatalogReader:
         self._decode = msgspec.json.Decoder(record).decode
         self._attrs = {None: _attrs(record)} | {name: _attrs(t) for name, t in nested.items()}
         self._user_id = self._attrs[None]["user_id"]
-        # One getter per rule, built once: the per-record work is attribute reads only.
-        self._user_getters = [(rule, self._user_getter(rule)) for rule in self._users]
-        self._item_getters = [
-            (rule, self._getter(EVENT_PROPERTIES, rule.path[1] or "")) for rule in self._items
-        ]
-        self._item_id_getters = [self._getter(EVENT_PROPERTIES, name) for name in item_ids]
+        # Getters built once: per record, the work is attribute reads into a tuple, which the
+        # caller compares with the last one it saw for the id before mapping anything.
+        self._user_values = _tuple_getter(
+            [self._user_getter(rule) for rule in self._users],
+            [self._attrs[None][f.path[0]] if f.path[1] is None else None for f in self._users],
+        )
+        self._props = (
+            operator.attrgetter(self._attrs[None][EVENT_PROPERTIES]) if event_props else None
+        )
+        self._item_values = _tuple_getter(
+            [],
+            [self._attrs[EVENT_PROPERTIES][rule.path[1] or ""] for rule in self._items],
+            always_tuple=True,
+        )
+        self._item_ids = _tuple_getter(
+            [], [self._attrs[EVENT_PROPERTIES][name] for name in item_ids], always_tuple=True
+        )
+        self._rules = {"users": self._users, "items": self._items}
 
-    def read(self, raw: bytes) -> CatalogValues:
-        """Raises msgspec errors when the record's shape cannot be read (the caller counts it)."""
-        record = self._decode(raw)
-        problems: list[tuple[str, str]] = []
-        user_id = _id(getattr(record, self._user_id))
-        user_fields: dict[str, FieldValue] = {}
-        if user_id is not None:
-            for rule, get in self._user_getters:
-                value, problem = field_value(rule, get(record))
-                if value is not None:
-                    user_fields[rule.name] = value
-                elif problem is not None:
-                    problems.append(("users", problem))
-        item_id = None
-        item_fields: dict[str, FieldValue] = {}
-        for get in self._item_id_getters:
-            item_id = _id(get(record))
+    def decode(self, raw: bytes) -> Any:
+        """The record's mapped members; raises msgspec's errors when its shape is unreadable."""
+        return self._decode(raw)
+
+    def user_id(self, record: Any) -> str | None:
+        """The user id (anonymous records have none: Personalize's users are user ids)."""
+        return _id(getattr(record, self._user_id)) if self._users else None
+
+    def item(self, record: Any) -> tuple[str | None, tuple[Any, ...]]:
+        """The item id, as the interactions take it (the first of the id properties), and the
+        raw values of the `[items]` fields, in the rules' order (None: absent)."""
+        props = None if self._props is None else self._props(record)
+        if props is None:
+            return None, ()
+        for value in self._item_ids(props):
+            item_id = _id(value)
             if item_id is not None:
-                break
-        if item_id is not None:
-            for rule, get in self._item_getters:
-                value, problem = field_value(rule, get(record))
-                if value is not None:
-                    item_fields[rule.name] = value
-                elif problem is not None:
-                    problems.append(("items", problem))
-        return CatalogValues(user_id, user_fields, item_id, item_fields, problems)
+                return item_id, self._item_values(props)
+        return None, ()
+
+    def user_values(self, record: Any) -> tuple[Any, ...]:
+        """The raw values of the `[users]` fields, in the rules' order (None: absent)."""
+        return self._user_values(record)
+
+    def fields(
+        self, dataset: str, values: tuple[Any, ...]
+    ) -> tuple[dict[str, FieldValue], list[str]]:
+        """The mapped fields of `dataset`'s raw values, and the reasons of those left out."""
+        fields: dict[str, FieldValue] = {}
+        problems: list[str] = []
+        for rule, raw in zip(self._rules[dataset], values, strict=True):
+            value, problem = field_value(rule, raw)
+            if value is not None:
+                fields[rule.name] = value
+            elif problem is not None:
+                problems.append(problem)
+        return fields, problems
 
     def _getter(self, nested: str, name: str) -> Callable[[Any], Any]:
         """`record.<nested>.<name>`, None when either is absent."""
@@ -125,6 +135,21 @@ class CatalogReader:
             return plain(record) if value is None else value
 
         return get
+
+
+def _tuple_getter(
+    getters: list[Callable[[Any], Any]], attrs: list[str | None], always_tuple: bool = False
+) -> Callable[[Any], tuple[Any, ...]]:
+    """One call giving every value as a tuple: when each is a plain attribute (`attrs`), one
+    C attrgetter; otherwise the `getters`, one by one."""
+    if attrs and all(attrs):
+        if len(attrs) > 1:
+            return operator.attrgetter(*attrs)  # type: ignore[arg-type]
+        single = operator.attrgetter(attrs[0])  # type: ignore[arg-type]
+        return lambda record: (single(record),)
+    if always_tuple and not attrs:
+        return lambda _record: ()
+    return lambda record: tuple([get(record) for get in getters])
 
 
 def _attrs(struct: Any) -> dict[str, str]:

@@ -37,7 +37,10 @@ log = logging.getLogger(__name__)
 USERS, ITEMS = "users", "items"
 _KIND = {USERS: "u", ITEMS: "i"}
 _DATASET = {"u": USERS, "i": ITEMS}
-_State = tuple[int, dict[str, FieldValue]]  # (updated_at_ms, fields)
+_State = tuple[int, dict[str, FieldValue]]  # (updated_at_ms, fields): the changelog's value
+# Held per id: the state and the raw values last read for it (None after a recovery), so a
+# record repeating them is known unchanged without mapping anything.
+_Held = tuple[int, dict[str, FieldValue], tuple[Any, ...] | None]
 _encode_state = msgspec.json.encode
 _decode_state = msgspec.json.Decoder(tuple[int, dict[str, str | int | float | bool]]).decode
 
@@ -61,7 +64,7 @@ class CatalogUpdates:
         self._output = output
         self._topics = {USERS: users_topic, ITEMS: items_topic}
         self._changelog = state_changelog
-        self._state: dict[str, dict[int, dict[str, _State]]] = {USERS: {}, ITEMS: {}}
+        self._state: dict[str, dict[int, dict[str, _Held]]] = {USERS: {}, ITEMS: {}}
         self._pending: dict[tuple[int, str, str], _State] = {}  # written after the batch
         self._out: Counter[str] = Counter()
         self._unchanged: Counter[str] = Counter()
@@ -74,37 +77,58 @@ class CatalogUpdates:
         Never raises for the record's sake (its interaction, if any, is already queued): a
         record whose shape cannot be read, or that makes this raise, is counted and skipped.
         Only Kafka's own refusal (DeliveryFailed) fails the batch."""
+        reader = self._reader
         try:
-            values = self._reader.read(raw)
+            record = reader.decode(raw)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             self._unreadable += 1
             return
         try:
-            for problem in values.problems:
-                self._dropped[problem] += 1
             when = min(max(time_ms, 0), MAX_TIMESTAMP_MS)
-            if values.user_id is not None and values.user_fields:
-                self._update(USERS, partition, values.user_id, values.user_fields, when)
-            if values.item_id is not None and values.item_fields:
-                self._update(ITEMS, partition, values.item_id, values.item_fields, when)
+            # A record carrying none of the mapped values says nothing: no state, no mapping.
+            user_id = reader.user_id(record)
+            if user_id is not None:
+                values = reader.user_values(record)
+                if values.count(None) < len(values):
+                    self._observe(USERS, partition, user_id, values, when)
+            item_id, values = reader.item(record)
+            if item_id is not None:
+                if values.count(None) < len(values):
+                    self._observe(ITEMS, partition, item_id, values, when)
         except DeliveryFailed:
             raise
         except Exception as exc:  # a bug: counted and logged by type, never with the data
             metrics.UNEXPECTED_ERRORS.labels(error="other").inc()
             log.warning("users/items update skipped: %s", type(exc).__name__)
 
-    def _update(
-        self, kind: str, partition: int, record_id: str, fields: dict[str, FieldValue], when: int
+    def _observe(
+        self, kind: str, partition: int, record_id: str, values: tuple[Any, ...], when: int
     ) -> None:
-        held = self._state[kind].setdefault(partition, {})
+        held = self._state[kind].get(partition)
+        if held is None:
+            held = self._state[kind][partition] = {}
         old = held.get(record_id)
-        merged = fields if old is None else {**old[1], **fields}
-        if old is not None and merged == old[1]:
+        if old is not None and old[2] == values:  # the same raw values as last time
             self._unchanged[kind] += 1
             return
-        when = when if old is None else max(when, old[0])
+        fields, problems = self._reader.fields(kind, values)
+        for problem in problems:
+            self._dropped[(kind, problem)] += 1
+        if old is None:
+            if not fields:  # nothing mapped yet: remembered, so it is not mapped again
+                held[record_id] = (0, {}, values)
+                return
+            merged = fields
+        else:
+            merged = {**old[1], **fields}
+            if merged == old[1]:
+                held[record_id] = (old[0], old[1], values)
+                self._unchanged[kind] += 1
+                return
+            when = max(when, old[0])
+        record: Any
         if kind == USERS:
-            record: Any = UserRecord(user_id=record_id, fields=merged, updated_at_ms=when)
+            record = UserRecord(user_id=record_id, fields=merged, updated_at_ms=when)
         else:
             record = ItemRecord(item_id=record_id, fields=merged, updated_at_ms=when)
         try:
@@ -113,7 +137,7 @@ class CatalogUpdates:
             )
         except KafkaException as exc:
             raise DeliveryFailed(f"{kind} record refused by librdkafka: {exc}") from exc
-        held[record_id] = (when, merged)
+        held[record_id] = (when, merged, values)
         self._pending[(partition, kind, record_id)] = (when, merged)
         self._out[kind] += 1
 
@@ -156,7 +180,8 @@ class CatalogUpdates:
             try:
                 head, kind, record_id = key.decode().split("/", 2)
                 when, fields = _decode_state(value)
-                self._state[_DATASET[kind]].setdefault(int(head), {})[record_id] = (when, fields)
+                held = self._state[_DATASET[kind]].setdefault(int(head), {})
+                held[record_id] = (when, fields, None)
             except (ValueError, KeyError, msgspec.DecodeError):
                 continue
             loaded += 1
