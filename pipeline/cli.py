@@ -26,6 +26,7 @@ COMMANDS = {
     "topics": "provision",
     "dev": "devtools",
     "backfill": "backfill",
+    "backfill-items": "backfill",
 }
 # Left out of production images (Dockerfile): its commands say so rather than crash.
 DEV_TOOLS = "devtools"
