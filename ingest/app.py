@@ -36,7 +36,7 @@ from core.kafka import producer_config
 from core.record_size import DEAD_LETTER_SAMPLE_BYTES, fit_dead_letter, record_size
 from core.secret_strength import refuse_weak_secrets
 from ingest import metrics
-from ingest.bodies import BodyError, envelope_api_key, gunzip, inspect_event, split_events
+from ingest.bodies import BodyError, envelope_api_key, gunzip, inspect_events, split_events
 from ingest.openapi import openapi_document
 from ingest.producer import DeliveryError, KafkaWriter, Record
 from ingest.settings import IngestSettings
@@ -259,11 +259,13 @@ class _Webhook:
         # refuse is rejected alone: produced, it would fail the whole request, retry after
         # retry. The headers are the same for every event: sized once.
         room = self._max_record_bytes - record_size(None, None, common)
-        for index, raw in enumerate(events):
-            key, reason = inspect_event(raw, max_event_bytes)
+        append = records.append
+        for index, (raw, (key, reason)) in enumerate(
+            zip(events, inspect_events(events, max_event_bytes), strict=True)
+        ):
             if reason is None:
-                if len(raw) + len(key or b"") <= room:
-                    records.append((raw_topic, key, raw, common))
+                if len(raw) + len(key) <= room:  # type: ignore[arg-type]  # a key: never None
+                    append((raw_topic, key, raw, common))
                     continue
                 reason = "event_too_large"
             rejected.append({"index": index, "reason": reason})

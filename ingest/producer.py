@@ -113,20 +113,21 @@ class KafkaWriter:
         deadline = loop.time() + within
         batch = _Batch(loop, len(records))
         on_delivery = batch.on_delivery
-        for topic, key, value, headers in records:
-            while True:
-                try:
-                    self._producer.produce(
-                        topic, value, key, headers=headers, on_delivery=on_delivery
-                    )
-                    break
-                except BufferError:
-                    # The local queue is full: let the poller drain acks, without blocking.
-                    if loop.time() > deadline:
-                        raise TimeoutError("producer queue full") from None
-                    await asyncio.sleep(0.005)
-                except KafkaException as exc:
-                    raise DeliveryError(str(exc)) from None
+        done = 0  # records queued so far
+        while done < len(records):
+            produce = self._producer.produce  # the poller may have replaced the producer
+            try:
+                # One tight loop for the common case; the counter says where to resume.
+                for topic, key, value, headers in records[done:] if done else records:
+                    produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+                    done += 1
+            except BufferError:
+                # The local queue is full: let the poller drain acks, without blocking.
+                if loop.time() > deadline:
+                    raise TimeoutError("producer queue full") from None
+                await asyncio.sleep(0.005)
+            except KafkaException as exc:
+                raise DeliveryError(str(exc)) from None
         timer = loop.call_at(deadline, batch.expire)
         try:
             await batch.future

@@ -6,7 +6,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ingest.bodies import BodyError, gunzip, inspect_event, split_events
+from ingest.bodies import BodyError, gunzip, inspect_event, inspect_events, split_events
 from schemas import check_event
 
 
@@ -47,6 +47,8 @@ def test_ndjson_declared_or_recognised(ndjson: bool) -> None:
         (b'{\n  "events": [\n', False, "malformed JSON: "),
         (b'[{"a": 1},', False, "malformed JSON"),
         (b'{"events": 3}', False, "array"),
+        (b'{"events": null}', False, "array"),
+        (b'{"events": 3, "user_id": "u"}', False, "array"),
         (b"42", False, "must be"),
     ],
 )
@@ -197,3 +199,38 @@ def test_malformed_bodies_with_a_lone_surrogate_are_still_400(body: bytes) -> No
     with pytest.raises(BodyError) as refused:
         split_events(body)
     assert refused.value.status == 400
+
+
+EVENT = orjson.dumps({"event_type": "click", "user_id": "u", "p": {"q": [1, {"r": "s"}]}})
+NO_TYPE = b'{"user_id": "u", "event_type": ""}'
+NUMERIC_USER = b'{"event_type": "click", "user_id": 7, "device_id": "d"}'
+LARGE = orjson.dumps({"event_type": "click", "device_id": "d", "pad": "x" * 300})
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [EVENT, NO_TYPE, NUMERIC_USER, LARGE, EVENT],  # all objects: read in one call
+        [EVENT, b"[1]", EVENT],  # not an object
+        [EVENT, BAD_UTF8],
+        [GOOD, DEEP],
+        [GOOD, LONE.replace(b"insert_id", b"user_id")],  # a lone surrogate in a field read
+        [GOOD, GOOD + b" " + EVENT],  # a slice holding two values
+        [GOOD, GOOD + b"," + EVENT],  # ... that read together would be two events
+        [LARGE],
+        [],
+    ],
+)
+def test_inspect_events_judges_each_event_as_inspect_event_does(events: list[bytes]) -> None:
+    """The one-call check of a body's events gives each event inspect_event's verdict, whether
+    every event can be read together or one forces each to be read alone."""
+    expected = [inspect_event(raw, 300) for raw in events]
+    assert inspect_events(events, 300) == expected
+
+
+def test_inspect_events_reads_split_slices() -> None:
+    body = b'{"events": [' + EVENT + b", " + NUMERIC_USER + b"]}"
+    assert inspect_events(split_events(body), 1000) == [
+        (b"u", None),
+        (None, "user_id_not_a_string"),
+    ]
