@@ -298,6 +298,9 @@ def inspect_events(events: list[Any], max_bytes: int) -> list[tuple[bytes | None
             append((None, "event_too_large"))
             continue
         actor, reason = check_actor(head.event_type, head.user_id, head.device_id)
+        if reason == "missing_event_type":  # perhaps a user record: judged as inspect_event does
+            append(inspect_event(raw, max_bytes))
+            continue
         append((None, reason) if actor is None else (actor.encode(), None))
     return results
 

@@ -205,12 +205,14 @@ EVENT = orjson.dumps({"event_type": "click", "user_id": "u", "p": {"q": [1, {"r"
 NO_TYPE = b'{"user_id": "u", "event_type": ""}'
 NUMERIC_USER = b'{"event_type": "click", "user_id": 7, "device_id": "d"}'
 LARGE = orjson.dumps({"event_type": "click", "device_id": "d", "pad": "x" * 300})
+USER_RECORD = orjson.dumps({"user_id": "u", "country": "Germany", "user_properties": {"a": 1}})
 
 
 @pytest.mark.parametrize(
     "events",
     [
         [EVENT, NO_TYPE, NUMERIC_USER, LARGE, EVENT],  # all objects: read in one call
+        [EVENT, USER_RECORD, EVENT],  # a user record among events
         [EVENT, b"[1]", EVENT],  # not an object
         [EVENT, BAD_UTF8],
         [GOOD, DEEP],
