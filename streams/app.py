@@ -18,7 +18,7 @@ from faust.web import Request, Response, View
 from core.kafka import producer_config
 from schemas import load_rules
 from streams import faust_internals, metrics
-from streams.consumer import install
+from streams.consumer import BatchingConsumer, install
 from streams.credentials import UntranslatableConfig, faust_credentials
 from streams.dedup import SeenInsertIds
 from streams.processor import BatchProcessor, Destinations
@@ -104,8 +104,10 @@ def create_app(settings: StreamsSettings) -> faust.App:
             log.info("dedup memory: %d insert ids of revoked partitions dropped", dropped)
         metrics.DEDUP_HELD.set(len(seen))
 
-    # Room for two batches' outputs (one per raw event at most), so produce() never waits.
-    room = max(100_000, 2 * settings.streams_batch_size)
+    # Room for the outputs (one per raw event at most) of every batch in flight and one more,
+    # so produce() never waits.
+    in_flight = BatchingConsumer.max_batches_in_flight + 1
+    room = max(100_000, in_flight * settings.streams_batch_size)
     producer = BatchProducer(producer_config(settings, **{"queue.buffering.max.messages": room}))
     processor = BatchProcessor(
         weigher,

@@ -3,7 +3,8 @@
 Faust's own producer (aiokafka) sends one message per coroutine step; that per-event `send` is the
 slowest path measured (bench/README.md's anchors). librdkafka only queues a record, and
 `delivered()` waits for the whole batch in a worker thread, so the event loop is never blocked and
-the agent acknowledges offsets only after this returns.
+the stage acknowledges offsets only after this returns. Several batches may be in flight
+(streams/consumer.py); their flushes take turns.
 """
 
 import asyncio
@@ -22,6 +23,11 @@ class BatchProducer:
         self._producer = Producer(config)
         self._flush_timeout = flush_timeout
         self._errors: list[str] = []
+        # One flush at a time: delivery reports are served only by the flush under way, so a
+        # failed record is reported by the flush of its batch or of an earlier batch (which
+        # the consumer's acknowledgement order makes fail its successors), never lost between
+        # two threads flushing at once.
+        self._flushing = asyncio.Lock()
 
     def produce(
         self,
@@ -39,9 +45,9 @@ class BatchProducer:
         try:
             self._producer.produce(topic, value, key, **kwargs)
         except BufferError as exc:
-            # Waiting here for room would block the event loop. The queue holds one batch at
-            # a time (each is awaited with `delivered()`), and streams/app.py sizes it for
-            # twice the largest batch, so this is a misconfiguration: fail the batch, unacked.
+            # Waiting here for room would block the event loop. streams/app.py sizes the queue
+            # for every batch in flight and one more (each is awaited with `delivered()`), so
+            # this is a misconfiguration: fail the batch, unacked.
             raise DeliveryFailed(f"librdkafka's queue is full ({exc}): batch not sent") from exc
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
@@ -50,8 +56,9 @@ class BatchProducer:
 
     async def delivered(self) -> None:
         """Return once Kafka acknowledged every record produced so far; raise if any failed."""
-        remaining = await asyncio.to_thread(self._producer.flush, self._flush_timeout)
-        errors, self._errors = self._errors, []
+        async with self._flushing:
+            remaining = await asyncio.to_thread(self._producer.flush, self._flush_timeout)
+            errors, self._errors = self._errors, []
         if remaining:
             errors.append(f"{remaining} records not acknowledged in {self._flush_timeout}s")
         if errors:

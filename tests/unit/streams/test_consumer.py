@@ -10,6 +10,7 @@ seeks and the thread they ran in.
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -80,8 +81,7 @@ class Recording(BatchingConsumer):
         self.app = App()
         self.flow_active = True
         self._stopped, self._crashed = threading.Event(), threading.Event()
-        self._unacked_messages: set[Any] = set()
-        self._batches = set()
+        self._batches = deque()
         self._read_offset: dict[TP, int] = {}
         self._thread = ConsumerThread()
         self.handled: list[dict[TP, list[int]]] = []
@@ -99,9 +99,8 @@ class Recording(BatchingConsumer):
         assert all(thread is not threading.current_thread() for _, _, thread in seeks)
         return {tp: offset for tp, offset, _ in seeks}
 
-    def ack(self, message: Any) -> bool:
-        self.acked.append(message.offset)
-        return True
+    def _acknowledge(self, tp: TP, offsets: list[int]) -> None:
+        self.acked.extend(offsets)
 
 
 @pytest.fixture(autouse=True)
@@ -113,7 +112,12 @@ def faust_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(consumer: Recording) -> Any:
-    return asyncio.run(consumer._wait_next_records(1.0))
+    async def fetch_and_finish() -> Any:
+        result = await consumer._wait_next_records(1.0)
+        await asyncio.gather(*consumer._batches)  # batches in flight
+        return result
+
+    return asyncio.run(fetch_and_finish())
 
 
 def test_records_of_active_partitions_are_handled_and_acknowledged() -> None:
