@@ -113,10 +113,12 @@ def plain_loop(bootstrap: str, raw_topic: str, out_topic: str, count: int) -> No
         | {"acks": "all", "partitioner": "murmur2_random"}
     )
     seen = started = cpu_started = 0
+    threads_started: dict[str, float] = {}
     while seen < count:
         messages = consumer.consume(1000, 1.0)
         if messages and not started:
             started, cpu_started = time.perf_counter(), time.process_time()
+            threads_started = thread_cpu()
         for message in messages:
             if message.error() is not None:
                 continue
@@ -138,6 +140,7 @@ def plain_loop(bootstrap: str, raw_topic: str, out_topic: str, count: int) -> No
     print(
         orjson.dumps(
             {"events": seen, "seconds": elapsed, "rate": seen / elapsed, "cpu": cpu}
+            | {"threads": thread_share(threads_started, thread_cpu())}
         ).decode()
     )
 
@@ -146,6 +149,29 @@ def plain_loop(bootstrap: str, raw_topic: str, out_topic: str, count: int) -> No
 class Result:
     rate: float  # events/s, wall clock
     per_cpu_second: float  # events per CPU-second of the process (all its threads)
+    threads: str  # each thread's share of that CPU
+
+
+def thread_cpu(pid: int | str = "self") -> dict[str, float]:
+    """CPU-seconds of `pid`'s threads so far, summed by thread name."""
+    by_name: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        by_name[name] = by_name.get(name, 0.0) + cpu
+    return by_name
+
+
+def thread_share(before: dict[str, float], after: dict[str, float]) -> str:
+    """Each thread's share of the CPU used between two `thread_cpu` readings."""
+    used = {name: cpu - before.get(name, 0.0) for name, cpu in after.items()}
+    total = sum(used.values()) or 1.0
+    top = sorted(used.items(), key=lambda item: -item[1])[:6]
+    return ", ".join(f"{name} {cpu / total:.0%}" for name, cpu in top if cpu > 0)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -184,7 +210,7 @@ def run_plain(settings: KafkaSettings, count: int, profile_to: Path | None = Non
     if plain.returncode != 0:
         raise RuntimeError(f"plain loop failed ({plain.returncode})")
     result = orjson.loads(stdout.splitlines()[-1])
-    return Result(result["rate"], result["events"] / result["cpu"])
+    return Result(result["rate"], result["events"] / result["cpu"], result["threads"])
 
 
 def scrape_events_in(port: int) -> float:
@@ -200,8 +226,13 @@ def scrape_events_in(port: int) -> float:
 
 
 def run_faust(
-    settings: KafkaSettings, count: int, log: Path, profile_to: Path | None = None
+    settings: KafkaSettings,
+    count: int,
+    log: Path,
+    profile_to: Path | None = None,
+    root: Path = ROOT,
 ) -> Result:
+    """The worker of the code at `root` (this checkout, or --baseline's)."""
     port = free_port()
     env = {
         **os.environ,
@@ -214,6 +245,7 @@ def run_faust(
         "STREAMS_WEB_PORT": str(port),
         "STREAMS_DATA_DIR": tempfile.mkdtemp(prefix="streams-bench-"),
         "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(root),
     }
     ensure_topics(settings.model_copy(update={"interactions_topic": env["INTERACTIONS_TOPIC"]}))
     with open(log, "ab") as output:
@@ -222,19 +254,19 @@ def run_faust(
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
-            cwd=ROOT,
+            cwd=root,
         )
     try:
         deadline = time.monotonic() + 180
         # (time, events in, CPU-seconds) at the first scrape showing progress and at the last
         # one before all was processed: the rate between them is exact, the last scrape's
         # overshoot (up to one interval) left out.
-        first: tuple[float, float, float] | None = None
-        last: tuple[float, float, float] | None = None
+        first: tuple[float, float, float, dict[str, float]] | None = None
+        last: tuple[float, float, float, dict[str, float]] | None = None
         spy = None
         while True:  # polling another process's counter: there is nothing to await
             now, done = time.perf_counter(), scrape_events_in(port)
-            sample = (now, done, cpu_seconds(worker.pid))
+            sample = (now, done, cpu_seconds(worker.pid), thread_cpu(worker.pid))
             if first is None and done > 0:
                 first = sample
                 spy = profile(worker.pid, 3, profile_to)
@@ -245,7 +277,8 @@ def run_faust(
                 if last is None or last[0] - first[0] < 1.0:
                     last = sample  # too fast for two partial scrapes: the overshoot counts
                 events = last[1] - first[1]
-                return Result(events / (last[0] - first[0]), events / (last[2] - first[2]))
+                rate, per_cpu = events / (last[0] - first[0]), events / (last[2] - first[2])
+                return Result(rate, per_cpu, thread_share(first[3], last[3]))
             if first is not None and done > first[1]:
                 last = sample
             if worker.poll() is not None or time.monotonic() > deadline:
@@ -271,6 +304,11 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="write py-spy profiles (by thread, raw) of each run here"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also time the worker of the checkout at this path (e.g. main), in the same runs",
+    )
     args = parser.parse_args()
     log = Path(tempfile.mkdtemp(prefix="streams-bench-")) / "worker.log"
     print(f"machine: {_cpu_model()}, {os.cpu_count()} cores; load average {os.getloadavg()}")
@@ -289,9 +327,17 @@ def main() -> None:
             args.profile.mkdir(parents=True, exist_ok=True)
         plain: list[Result] = []
         faust: list[Result] = []
+        baseline: list[Result] = []
         for run in range(args.runs):
             spy = {k: args.profile / f"{k}-{run + 1}.txt" if args.profile else None for k in "pf"}
             plain.append(run_plain(settings, args.events, spy["p"]))
+            if args.baseline:
+                baseline.append(run_faust(settings, args.events, log, None, args.baseline))
+                b = baseline[-1]
+                print(
+                    f"run {run + 1}: baseline worker {b.rate:,.0f}/s "
+                    f"({b.per_cpu_second:,.0f}/CPU-s), CPU by thread: {b.threads}"
+                )
             faust.append(run_faust(settings, args.events, log, spy["f"]))
             p, f = plain[-1], faust[-1]
             print(
@@ -299,9 +345,13 @@ def main() -> None:
                 f"faust worker {f.rate:,.0f}/s ({f.per_cpu_second:,.0f}/CPU-s), "
                 f"ratio {f.rate / p.rate:.1%} ({f.per_cpu_second / p.per_cpu_second:.1%} per CPU-s)"
             )
+            print(f"  CPU by thread: plain {p.threads}; worker {f.threads}")
         print("| path | events/s (median) | events per CPU-second (median) |")
         print("| --- | --- | --- |")
-        for name, results in (("plain confluent loop", plain), ("Faust worker", faust)):
+        paths = [("plain confluent loop", plain), ("Faust worker", faust)]
+        if baseline:
+            paths.append((f"baseline worker ({args.baseline})", baseline))
+        for name, results in paths:
             rate = statistics.median(r.rate for r in results)
             per_cpu = statistics.median(r.per_cpu_second for r in results)
             print(f"| {name} | {rate:,.0f} | {per_cpu:,.0f} |")
@@ -311,6 +361,9 @@ def main() -> None:
             f"ratio, median of the runs: {statistics.median(ratios):.1%} in events/s, "
             f"{statistics.median(per_cpu):.1%} per CPU-second (goal >= 70%)"
         )
+        if baseline:
+            ratios = [b.rate / p.rate for p, b in zip(plain, baseline, strict=True)]
+            print(f"baseline ratio, median of the runs: {statistics.median(ratios):.1%}")
     print(f"load average after: {os.getloadavg()}")
 
 

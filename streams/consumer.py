@@ -150,17 +150,25 @@ class BatchingConsumer(Consumer):
         generation = self.app.consumer_generation_id
         await handler(records)
         if previous is not None:
-            # Acknowledged in fetch order, and never after a batch that failed (this one then
-            # fails with it): a commit never passes offsets whose outputs were not acknowledged.
-            await previous
+            # Acknowledged in fetch order, and never after a batch that failed: a commit never
+            # passes offsets whose outputs were not acknowledged. (The fetcher raises the
+            # failure, from the batch that failed; this one is read again, like it.)
+            try:
+                await previous
+            except Exception:
+                return
         # Acknowledge only if no rebalance happened meanwhile: after one, the partitions may be
         # another worker's, which reads them again from the committed offsets.
         if self.app.consumer_generation_id == generation:
             for tp, batch in records.items():
-                self._acknowledge(tp, [record.offset for record in batch])
-                self._read_offset[tp] = batch[-1].offset
+                first, last = batch[0].offset, batch[-1].offset
+                if last - first + 1 == len(batch):  # no gaps: the usual fetch
+                    self._acknowledge(tp, range(first, last + 1))
+                else:
+                    self._acknowledge(tp, [record.offset for record in batch])
+                self._read_offset[tp] = last
 
-    def _acknowledge(self, tp: TP, offsets: list[int]) -> None:
+    def _acknowledge(self, tp: TP, offsets: Sequence[int]) -> None:
         """Faust's `ack` for a whole fetch of one partition, without its per-record Message.
 
         The same bookkeeping (what Faust's commit reads: `_acked`, `_acked_index`, `_n_acked`)
@@ -171,14 +179,12 @@ class BatchingConsumer(Consumer):
             return
         with _ACK_LOCK:
             committed = self._committed_offset[tp]
+            if committed is not None and offsets and offsets[0] < committed:
+                offsets = [offset for offset in offsets if offset >= committed]
             acked_index = self._acked_index[tp]
-            new = [
-                offset
-                for offset in offsets
-                if (committed is None or offset >= committed) and offset not in acked_index
-            ]
+            new = offsets if acked_index.isdisjoint(offsets) else set(offsets) - acked_index
             acked_index.update(new)
-            self._acked[tp].extend(new)
+            self._acked[tp].extend(new)  # in any order: Faust's commit sorts them
             self._n_acked += len(new)
 
 

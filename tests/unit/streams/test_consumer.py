@@ -10,7 +10,7 @@ seeks and the thread they ran in.
 
 import asyncio
 import threading
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP
+from intervaltree import IntervalTree
 
 from streams.consumer import BatchingConsumer
 
@@ -99,7 +100,7 @@ class Recording(BatchingConsumer):
         assert all(thread is not threading.current_thread() for _, _, thread in seeks)
         return {tp: offset for tp, offset, _ in seeks}
 
-    def _acknowledge(self, tp: TP, offsets: list[int]) -> None:
+    def _acknowledge(self, tp: TP, offsets: Sequence[int]) -> None:
         self.acked.extend(offsets)
 
 
@@ -163,3 +164,91 @@ def test_records_of_other_topics_go_on_to_faust() -> None:
     others, _ = run(consumer)
     assert list(others) == [changelog]
     assert consumer.handled == [{P0: [5]}]
+
+
+class Gated(Recording):
+    """Its handler waits, for the batch starting at a given offset, until that gate opens."""
+
+    def __init__(self, gates: dict[int, asyncio.Event], fail: int | None = None) -> None:
+        super().__init__({}, {P0})
+
+        async def handle(batch: Mapping[TP, Sequence[Any]]) -> None:
+            first = batch[P0][0].offset
+            if first in gates:
+                await gates[first].wait()
+            if first == fail:
+                raise RuntimeError("outputs not acknowledged")
+            self.handled.append({tp: [r.offset for r in rs] for tp, rs in batch.items()})
+            self.progress.set()
+
+        self.progress = asyncio.Event()
+        self.batch_handler = handle
+
+    async def handled_are(self, expected: list[dict[TP, list[int]]]) -> None:
+        while self.handled != expected:
+            await self.progress.wait()
+            self.progress.clear()
+
+    async def fetch(self, *offsets: int) -> None:
+        self._records = {P0: fetched(P0, *offsets)}
+        await self._wait_next_records(1.0)
+
+
+def test_the_next_fetch_is_handled_while_a_batch_awaits_kafka_and_acks_keep_their_order() -> None:
+    async def scenario() -> None:
+        gate = asyncio.Event()
+        consumer = Gated({5: gate})
+        await consumer.fetch(5, 6)  # returns at once: its batch waits for its acknowledgement
+        await consumer.fetch(7, 8)
+        await asyncio.wait_for(consumer.handled_are([{P0: [7, 8]}]), 5)
+        assert consumer.acked == []  # not before the batch fetched first
+        gate.set()
+        await asyncio.gather(*consumer._batches)
+        assert consumer.acked == [5, 6, 7, 8]
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_batch_leaves_the_ones_after_it_unacknowledged_and_stops_the_fetch() -> None:
+    async def scenario() -> None:
+        gate = asyncio.Event()
+        consumer = Gated({5: gate}, fail=5)
+        await consumer.fetch(5, 6)
+        await consumer.fetch(7, 8)
+        gate.set()
+        await asyncio.wait(consumer._batches)
+        assert consumer.handled == [{P0: [7, 8]}] and consumer.acked == []
+        with pytest.raises(RuntimeError, match="not acknowledged"):
+            await consumer.fetch(9)
+
+    asyncio.run(scenario())
+
+
+def test_no_more_batches_than_allowed_are_in_flight() -> None:
+    async def scenario() -> None:
+        gate = asyncio.Event()
+        consumer = Gated({5: gate})
+        consumer.max_batches_in_flight = 2
+        await consumer.fetch(5, 6)
+        second = asyncio.ensure_future(consumer.fetch(7, 8))
+        await asyncio.wait_for(consumer.handled_are([{P0: [7, 8]}]), 5)
+        assert not second.done()  # the fetcher waits for the oldest batch
+        gate.set()
+        await asyncio.wait_for(second, 5)
+        assert consumer.acked[:2] == [5, 6]
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_acknowledged_in_bulk_is_what_faust_commits() -> None:
+    consumer = Recording({}, {P0})
+    consumer.app.topics = type("Topics", (), {"acks_enabled_for": staticmethod(bool)})()
+    consumer._committed_offset = defaultdict(lambda: None, {P0: 5})
+    consumer._acked, consumer._acked_index = defaultdict(list), defaultdict(set)
+    consumer._gap, consumer._n_acked = defaultdict(IntervalTree), 0
+    acknowledge = BatchingConsumer._acknowledge
+    acknowledge(consumer, P0, range(3, 8))  # 3 and 4 are below the committed offset
+    acknowledge(consumer, P0, [8, 9])
+    acknowledge(consumer, P0, range(7, 10))  # again: counted once
+    assert consumer._n_acked == 5
+    assert Consumer._new_offset(consumer, P0) == 10  # Faust's own reading of the acks
