@@ -9,6 +9,11 @@ processes them as one batch, and they are acknowledged to Faust's offset trackin
 returns (so only after Kafka acknowledged their outputs). Records of other topics (the dedup table's
 changelog during recovery) follow Faust's usual path.
 
+Up to `max_batches_in_flight` batches are under way at once: while the oldest waits for Kafka's
+acknowledgement, the next are fetched and processed. They are acknowledged in fetch order, a batch
+never after one that failed, and in bulk (Faust's bookkeeping, without a Message object per
+record).
+
 Nothing is handled while a rebalance is under way, and what is not handled is put back (see
 `_wait_next_records`).
 
