@@ -116,7 +116,9 @@ class BatchingConsumer(Consumer):
             # Handled in a task of its own, which the cancellation of the fetcher task this
             # runs in (a stop) does not reach: a handover or a stop waits for it (above).
             previous = self._batches[-1] if self._batches else None
-            self._batches.append(asyncio.ensure_future(self._handle(handler, active, previous)))
+            batch = asyncio.ensure_future(self._handle(handler, active, previous))
+            batch.add_done_callback(self._on_batch_done)
+            self._batches.append(batch)
             await self._wait_for_room()
         return others, active_partitions
 
@@ -127,6 +129,12 @@ class BatchingConsumer(Consumer):
         while batches and (batches[0].done() or len(batches) >= self.max_batches_in_flight):
             await asyncio.shield(batches[0])
             batches.popleft()
+
+    def _on_batch_done(self, batch: asyncio.Future[None]) -> None:
+        """A failed batch stops the worker at once, as Faust's crash of a failed fetcher
+        would: with no later fetch, nothing else would raise it."""
+        if not batch.cancelled() and batch.exception() is not None:
+            self._crashing = asyncio.ensure_future(self.app.crash(batch.exception()))
 
     async def _put_back(self, records: Mapping[TP, Sequence[Any]]) -> None:
         """Seek each partition to its first record, in Faust's consumer thread.

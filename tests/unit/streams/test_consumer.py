@@ -49,6 +49,12 @@ class App:
     rebalancing = False
     consumer_generation_id = 1
 
+    def __init__(self) -> None:
+        self.crashed: list[BaseException] = []
+
+    async def crash(self, reason: BaseException) -> None:
+        self.crashed.append(reason)
+
 
 class AiokafkaConsumer:
     def __init__(self) -> None:
@@ -209,7 +215,7 @@ def test_the_next_fetch_is_handled_while_a_batch_awaits_kafka_and_acks_keep_thei
     asyncio.run(scenario())
 
 
-def test_a_failed_batch_leaves_the_ones_after_it_unacknowledged_and_stops_the_fetch() -> None:
+def test_a_failed_batch_crashes_the_app_and_leaves_the_ones_after_it_unacknowledged() -> None:
     async def scenario() -> None:
         gate = asyncio.Event()
         consumer = Gated({5: gate}, fail=5)
@@ -218,6 +224,8 @@ def test_a_failed_batch_leaves_the_ones_after_it_unacknowledged_and_stops_the_fe
         gate.set()
         await asyncio.wait(consumer._batches)
         assert consumer.handled == [{P0: [7, 8]}] and consumer.acked == []
+        await consumer._crashing  # the crash runs as a task of its own
+        assert [str(reason) for reason in consumer.app.crashed] == ["outputs not acknowledged"]
         with pytest.raises(RuntimeError, match="not acknowledged"):
             await consumer.fetch(9)
 
