@@ -7,7 +7,9 @@ ceiling (consume -> weigh with the same Weigher -> produce); the goal is a ratio
     .venv/bin/python bench/streams_bench.py --events 300000 --runs 3
 
 The worker's rate is read from its own `streams_events_in_total` between the first scrape that
-shows progress and the scrape that shows every event processed.
+shows progress and the last one before every event was processed (a scrape every 0.5 s). Both
+paths also report events per CPU-second and their CPU by thread; `--baseline DIR` times another
+checkout's worker in the same runs, `--profile DIR` writes py-spy profiles by thread.
 """
 
 import argparse
