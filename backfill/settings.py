@@ -1,5 +1,7 @@
 """Settings of the backfill command (environment variables are the upper-case field names)."""
 
+from pathlib import Path
+
 from pydantic import Field
 
 from core.settings import KafkaSettings
@@ -10,5 +12,12 @@ class BackfillSettings(KafkaSettings):
         default=5000.0,
         gt=0,
         description="Events per second produced to the raw topic, at most (`--rate` overrides it).",
+    )
+    streams_rules_path: Path | None = Field(
+        default=None,
+        description=(
+            "The rules file the stream stage uses (default: packaged): `backfill-items` maps a "
+            "catalogue's columns by its [items] table."
+        ),
     )
     log_level: str = Field(default="INFO", description="Log level (JSON lines on stderr).")

@@ -24,6 +24,7 @@ from devtools.emulator import EmulatorSettings
 from ingest import IngestSettings
 from provision import PersonalizeSetupSettings
 from recommendations import RecommendationsSettings
+from sinks.catalog import CatalogSinkSettings
 from sinks.history.settings import HistorySettings
 from sinks.personalize import SinkSettings
 from streams import StreamsSettings
@@ -46,6 +47,12 @@ SECTIONS: list[tuple[str, str, str, type[BaseSettings]]] = [
         "sinks/personalize/settings.py",
         "`pipeline sink`",
         SinkSettings,
+    ),
+    (
+        "Users and items sinks",
+        "sinks/catalog/settings.py",
+        "`pipeline users-sink` and `pipeline items-sink`",
+        CatalogSinkSettings,
     ),
     (
         "History sink",

@@ -28,6 +28,7 @@ from core.settings import KafkaSettings
 from devtools.kafka_broker import EmbeddedKafka, die_with_parent, free_port
 from provision import PersonalizeSetupSettings
 from provision.apply import ApplyReport, apply_plan
+from sinks.catalog.settings import CatalogSinkSettings
 from sinks.history.settings import HistorySettings
 from sinks.personalize.settings import SinkSettings
 from streams.settings import StreamsSettings
@@ -51,13 +52,24 @@ class Ports:
     # The internal listeners (/metrics, /healthz, /readyz) of the services with a public one.
     ingest_internal: int = 9100
     recommendations_internal: int = 9101
+    users_sink_status: int = 9104
+    items_sink_status: int = 9105
 
     @classmethod
     def free(cls) -> "Ports":
         return cls(*(free_port() for _ in fields(cls)))
 
 
-SERVICES = ("emulator", "ingest", "streams", "sink", "recommendations", "history")
+SERVICES = (
+    "emulator",
+    "ingest",
+    "streams",
+    "sink",
+    "recommendations",
+    "history",
+    "users-sink",
+    "items-sink",
+)
 
 
 def run_names(suffix: str) -> dict[str, str]:
@@ -73,6 +85,17 @@ def run_names(suffix: str) -> dict[str, str]:
         "STREAMS_APP_ID": StreamsSettings.model_fields["streams_app_id"].default,  # + changelog
         "SINK_GROUP_ID": SinkSettings.model_fields["sink_group_id"].default,
         "HISTORY_GROUP_ID": HistorySettings.model_fields["history_group_id"].default,
+        **{
+            variable.upper(): CatalogSinkSettings.model_fields[variable].default
+            for variable in (
+                "users_topic",
+                "items_topic",
+                "users_dead_letter_topic",
+                "items_dead_letter_topic",
+                "users_sink_group_id",
+                "items_sink_group_id",
+            )
+        },
     }
     names = {variable: f"{name}.{suffix}" for variable, name in defaults.items()}
     names["SINK_DELIVERY_LOG_TOPIC"] = (
@@ -151,10 +174,21 @@ class LocalStack:
             "HISTORY_TARGET": os.environ.get("HISTORY_TARGET", f"file://{self.history_dir}"),
             "HISTORY_ROLL_SECONDS": os.environ.get("HISTORY_ROLL_SECONDS", "10"),
             "HISTORY_STATUS_PORT": str(self.ports.history_status),
+            "USERS_SINK_STATUS_PORT": str(self.ports.users_sink_status),
+            "ITEMS_SINK_STATUS_PORT": str(self.ports.items_sink_status),
+            "USERS_DATASET_ARN": os.environ.get("USERS_DATASET_ARN", self.dataset_arn("USERS")),
+            "ITEMS_DATASET_ARN": os.environ.get("ITEMS_DATASET_ARN", self.dataset_arn("ITEMS")),
             **self.names,
         }
         env.update(self.extra_env)
         return env
+
+    @staticmethod
+    def dataset_arn(dataset_type: str) -> str:
+        """The emulator's ARN of the plan's Users (Items) dataset: AWS's form, dataset/<group>/
+        <TYPE>, which `pipeline personalize apply` creates and the emulator answers for."""
+        group = PersonalizeSetupSettings().personalize_dataset_group_name
+        return f"arn:aws:personalize:us-east-1:000000000000:dataset/{group}/{dataset_type}"
 
     @property
     def kafka(self) -> KafkaSettings:
@@ -229,6 +263,8 @@ class LocalStack:
             "sink": f"http://127.0.0.1:{self.ports.sink_status}/readyz",
             "recommendations": f"http://127.0.0.1:{self.ports.recommendations_internal}/readyz",
             "history": f"http://127.0.0.1:{self.ports.history_status}/readyz",
+            "users-sink": f"http://127.0.0.1:{self.ports.users_sink_status}/readyz",
+            "items-sink": f"http://127.0.0.1:{self.ports.items_sink_status}/readyz",
         }
         return {name: url for name, url in probes.items() if name in self.services}
 
@@ -347,6 +383,8 @@ pipeline running (Ctrl-C stops everything)
   ingest metrics     http://127.0.0.1:{stack.ports.ingest_internal}/metrics
   streams metrics    http://127.0.0.1:{stack.ports.streams_web}/metrics
   sink metrics       http://127.0.0.1:{stack.ports.sink_status}/metrics
+  users sink metrics http://127.0.0.1:{stack.ports.users_sink_status}/metrics
+  items sink metrics http://127.0.0.1:{stack.ports.items_sink_status}/metrics
   recommendations    http://127.0.0.1:{stack.ports.recommendations}/recommendations/<user_id>
                      http://127.0.0.1:{stack.ports.recommendations}/similar-items/<item_id>
                      Authorization: Bearer {token}
@@ -354,5 +392,6 @@ pipeline running (Ctrl-C stops everything)
   history (CSV)      {env["HISTORY_TARGET"]}  (files roll every {env["HISTORY_ROLL_SECONDS"]}s)
   personalize plan   applied to the emulator; filter {env["AWS_PERSONALIZE_FILTER_ARN"]}
   emulator           http://127.0.0.1:{stack.ports.emulator}/_emulator/put-events
+                     {emu}/_emulator/put-users, {emu}/_emulator/put-items
                      faults: curl -d '{{"throttle_rate":0.3}}' {emu}/_emulator/faults
 """

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from schemas import check_actor
+from schemas import check_actor, check_user_record
 
 
 class BodyError(ValueError):
@@ -34,6 +34,12 @@ class _Head(msgspec.Struct):
     device_id: Any = None
 
 
+class _UserHead(_Head):
+    """A record without an event type, read again: is it a user record (`user_properties`)?"""
+
+    user_properties: Any = None
+
+
 class _Object(_Head):
     """A top-level object: either the envelope (`events` present) or a single event."""
 
@@ -48,6 +54,7 @@ class _Credential(msgspec.Struct):
 
 
 _decode_head = msgspec.json.Decoder(_Head).decode
+_decode_user_head = msgspec.json.Decoder(_UserHead).decode
 _decode_credential = msgspec.json.Decoder(_Credential).decode
 _decode_object = msgspec.json.Decoder(_Object).decode
 _decode_array = msgspec.json.Decoder(list[msgspec.Raw]).decode
@@ -252,7 +259,8 @@ def _split_ndjson(body: bytes) -> list[Any]:
 
 
 def inspect_event(raw: Any, max_bytes: int) -> tuple[bytes | None, str | None]:
-    """(partition key, None) for a usable event's raw bytes; (None, reason) for a bad one.
+    """(partition key, None) for a usable event's (or user record's) raw bytes; (None, reason)
+    for a bad one.
 
     The rule and the key are the raw topic's (`schemas.check_actor`); ingest adds the size
     limit and what decoding can refuse."""
@@ -269,4 +277,9 @@ def inspect_event(raw: Any, max_bytes: int) -> tuple[bytes | None, str | None]:
     except RecursionError:
         return None, "nested_too_deeply"
     actor, reason = check_actor(head.event_type, head.user_id, head.device_id)
+    if reason == "missing_event_type":  # perhaps Amplitude's user record ("Send Users")
+        user = _decode_user_head(raw)
+        actor, reason = check_user_record(
+            user.event_type, user.user_id, user.device_id, user.user_properties
+        )
     return (None, reason) if actor is None else (actor.encode(), None)

@@ -16,6 +16,8 @@ COMMANDS = {
     "ingest": "ingest",
     "streams": "streams",
     "sink": "sinks.personalize",
+    "users-sink": "sinks.catalog",
+    "items-sink": "sinks.catalog",
     "recommendations": "recommendations",
     "history": "sinks.history",
     "import-job": "sinks.history",
@@ -24,6 +26,7 @@ COMMANDS = {
     "topics": "provision",
     "dev": "devtools",
     "backfill": "backfill",
+    "backfill-items": "backfill",
 }
 # Left out of production images (Dockerfile): its commands say so rather than crash.
 DEV_TOOLS = "devtools"

@@ -53,6 +53,12 @@ class ApplyReport:
             "AWS_PERSONALIZE_TRACKING_ID": self.tracking_id or "",
             "AWS_PERSONALIZE_DATASET_ARN": self.arns.get("dataset", ""),
             "AWS_PERSONALIZE_FILTER_ARN": self.negative_filter_arn or "",
+            # the users and items sinks' datasets (PutUsers / PutItems), when planned
+            **{
+                f"{table.upper()}_DATASET_ARN": self.arns[f"{table}_dataset"]
+                for table in ("users", "items")
+                if f"{table}_dataset" in self.arns
+            },
             "AWS_PERSONALIZE_CAMPAIGN_ARN": (
                 "<after training: create-solution-version, then create-campaign "
                 "(docs/personalize.md)>"
@@ -98,6 +104,11 @@ class _Applier:
         plan = build_plan(rules, name, group_arn)  # the same plan, with the real ARN
         schema_arn = self._schema(plan.request("schema"))
         self._dataset(plan.request("dataset"), group_arn, schema_arn)
+        for table in ("users", "items"):
+            dataset = plan.optional(f"{table}_dataset")
+            if dataset is not None:
+                catalog_schema = self._schema(plan.request(f"{table}_schema"))
+                self._dataset(dataset, group_arn, catalog_schema)
         self._event_tracker(plan.request("event_tracker"), group_arn)
         self._solution(plan.request("solution"), group_arn)
         self._filters(plan, group_arn)
@@ -119,13 +130,13 @@ class _Applier:
     def _schema(self, request: PlannedRequest) -> str:
         found = self._by_name("list_schemas", "schemas", request.name)
         if not found:
-            return str(self._create("schema", request)["schemaArn"])
+            return str(self._create(request.resource, request)["schemaArn"])
         arn = str(found["schemaArn"])
         schema = self._client.describe_schema(schemaArn=arn)["schema"]
         planned, actual = orjson.loads(request.input["schema"]), orjson.loads(schema["schema"])
         if planned != actual:
             self._differs(
-                "schema",
+                request.resource,
                 request.name,
                 "schema",
                 planned,
@@ -134,14 +145,16 @@ class _Applier:
                 "(aws personalize create-schema) and move the dataset to it with "
                 "aws personalize update-dataset --schema-arn",
             )
-        self._unchanged("schema", request.name, arn, record=planned == actual)
+        self._unchanged(request.resource, request.name, arn, record=planned == actual)
         return arn
 
     def _dataset(self, request: PlannedRequest, group_arn: str, schema_arn: str) -> None:
+        """The group's dataset of the planned type (a group holds one of each type)."""
+        kind = request.input["datasetType"].upper()
         datasets = self._list("list_datasets", "datasets", datasetGroupArn=group_arn)
-        found = next((d for d in datasets if d["datasetType"].upper() == "INTERACTIONS"), None)
+        found = next((d for d in datasets if d["datasetType"].upper() == kind), None)
         if not found:
-            arn = self._create("dataset", request, schemaArn=schema_arn)["datasetArn"]
+            arn = self._create(request.resource, request, schemaArn=schema_arn)["datasetArn"]
             self._wait("describe_dataset", {"datasetArn": arn}, "dataset")
             return
         arn = found["datasetArn"]
@@ -153,8 +166,10 @@ class _Applier:
         ):
             if dataset.get(key) != planned:
                 same = False
-                self._differs("dataset", request.name, key, planned, dataset.get(key), remedy)
-        self._unchanged("dataset", request.name, arn, record=same)
+                self._differs(
+                    request.resource, request.name, key, planned, dataset.get(key), remedy
+                )
+        self._unchanged(request.resource, request.name, arn, record=same)
 
     def _event_tracker(self, request: PlannedRequest, group_arn: str) -> None:
         trackers = self._list("list_event_trackers", "eventTrackers", datasetGroupArn=group_arn)

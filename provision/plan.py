@@ -8,7 +8,10 @@ docs/personalize.md ("What each weight does"); in short:
   strongest Amplitude weight over the strongest of all (rounded to 4 places), with
   eventValueThreshold 0 (events below it, i.e. any negative eventValue, never train); negative
   and impression types are left out, and Personalize considers only the event types it names;
-- the negative-feedback filter excludes the items a user acted on negatively.
+- the negative-feedback filter excludes the items a user acted on negatively;
+- with `[users]` / `[items]` fields in the rules, a Users / Items dataset (and its schema)
+  whose columns are those fields: nullable (a user or item may lack any of them), categorical
+  strings marked `categorical`, CREATION_TIMESTAMP a long (epoch seconds).
 """
 
 from dataclasses import asdict, dataclass, field
@@ -20,6 +23,7 @@ import orjson
 
 from core.service_model import validate
 from schemas import RuleSet
+from schemas.rules import DatasetRules
 
 RECIPE_ARN = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
 # eventValue >= 0 trains: every positive rule's events, never a negative eventValue.
@@ -78,6 +82,10 @@ class Plan:
     def request(self, resource: str) -> PlannedRequest:
         return next(r for r in self.requests if r.resource == resource)
 
+    def optional(self, resource: str) -> PlannedRequest | None:
+        """The request for `resource`, or None when the plan has none (no such dataset)."""
+        return next((r for r in self.requests if r.resource == resource), None)
+
     def filters(self) -> list[PlannedRequest]:
         return [r for r in self.requests if r.resource == "filter"]
 
@@ -96,6 +104,33 @@ def interactions_schema(rules: RuleSet) -> dict[str, Any]:
     return {
         "type": "record",
         "name": "Interactions",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": fields,
+        "version": "1.0",
+    }
+
+
+_AVRO_TYPES = {"categorical": "string", "int": "int", "long": "long", "float": "float"}
+_AVRO_TYPES["timestamp"] = "long"
+# (rules table, Avro record name, id column, CreateDataset's datasetType)
+CATALOG_DATASETS = (("users", "Users", "USER_ID"), ("items", "Items", "ITEM_ID"))
+
+
+def catalog_schema(dataset: DatasetRules, record: str, id_column: str) -> dict[str, Any]:
+    """The Avro schema of a Users or Items dataset: the id, then the rules' fields in order."""
+    fields: list[dict[str, Any]] = [{"name": id_column, "type": "string"}]
+    for rule in dataset.field:
+        column: dict[str, Any] = {
+            "name": rule.name,
+            "type": ["null", _AVRO_TYPES[rule.type]],
+            "default": None,
+        }
+        if rule.type == "categorical":
+            column["categorical"] = True
+        fields.append(column)
+    return {
+        "type": "record",
+        "name": record,
         "namespace": "com.amazonaws.personalize.schema",
         "fields": fields,
         "version": "1.0",
@@ -182,6 +217,7 @@ def build_plan(
                 "datasetType": "Interactions",
             },
         ),
+        *_catalog_requests(rules, group, group_arn),
         PlannedRequest(
             "event_tracker",
             "CreateEventTracker",
@@ -233,6 +269,36 @@ def build_plan(
     if problems:
         raise PlanError("Personalize would refuse the plan: " + "; ".join(problems))
     return plan
+
+
+def _catalog_requests(rules: RuleSet, group: str, group_arn: str) -> list[PlannedRequest]:
+    """CreateSchema and CreateDataset for each of Users and Items the rules give fields to."""
+    requests = []
+    for table, record, id_column in CATALOG_DATASETS:
+        dataset = getattr(rules, table)
+        if not dataset.field:
+            continue
+        name = f"{group}-{table}"
+        schema = catalog_schema(dataset, record, id_column)
+        schema_arn = f"arn:aws:personalize:<region>:{PLACEHOLDER_ACCOUNT}:schema/{name}"
+        requests += [
+            PlannedRequest(
+                f"{table}_schema",
+                "CreateSchema",
+                {"name": name, "schema": orjson.dumps(schema).decode()},
+            ),
+            PlannedRequest(
+                f"{table}_dataset",
+                "CreateDataset",
+                {
+                    "name": name,
+                    "schemaArn": schema_arn,  # apply puts the real one
+                    "datasetGroupArn": group_arn,
+                    "datasetType": record,
+                },
+            ),
+        ]
+    return requests
 
 
 @cache

@@ -7,6 +7,7 @@ from schemas.amplitude import (
     NormalizedEvent,
     check_actor,
     check_event,
+    check_user_record,
     normalize,
     scoped_id,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "catalog_encoder",
     "check_actor",
     "check_event",
+    "check_user_record",
     "decode_interaction",
     "decode_item",
     "decode_user",

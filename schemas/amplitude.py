@@ -22,6 +22,10 @@ and its user id or device id are non-empty strings, and its actor, the user id, 
 id, is its Kafka key. Ingest and backfill apply it to what they write to the raw topic, the
 stream stage (`normalize`) to what it reads.
 
+A user record (Amplitude's "Send Users", in the Identify format) is the other kind of raw-topic
+record: no event type (absent or null), a `user_properties` object, and a user or device id
+(`check_user_record`). It carries a user's properties, never an interaction.
+
 De-duplication is scoped to the actor: the key is (user id, else device id; insert id, else
 `$insert_id`, else `uuid`), because an insert id is unique per device, not across users.
 """
@@ -135,11 +139,34 @@ def check_actor(event_type: Any, user_id: Any, device_id: Any) -> tuple[str | No
     return None, "missing_user_and_device_id"
 
 
+# What `check_user_record` passes `check_actor` as a user record's type: it has none.
+USER_RECORD_TYPE = "$identify"
+
+
+def check_user_record(
+    event_type: Any, user_id: Any, device_id: Any, user_properties: Any
+) -> tuple[str | None, str | None]:
+    """The raw-topic rule for Amplitude's user records (Identify format): (actor, None) or
+    (None, reason). A record without an event type is one when its `user_properties` is an
+    object; otherwise it stays a bad event (missing_event_type). Called only where
+    `check_actor` said missing_event_type, so events pay nothing for it."""
+    if event_type is not None or type(user_properties) is not dict:
+        return None, "missing_event_type"
+    return check_actor(USER_RECORD_TYPE, user_id, device_id)
+
+
 def check_event(event: Any) -> tuple[str | None, str | None]:
-    """`check_actor` for a decoded event (JSON's dict); not_an_object for any other value."""
+    """`check_actor` (or `check_user_record`) for a decoded record (JSON's dict);
+    not_an_object for any other value."""
     if not isinstance(event, dict):
         return None, "not_an_object"
-    return check_actor(event.get("event_type"), event.get("user_id"), event.get("device_id"))
+    user_id, device_id = event.get("user_id"), event.get("device_id")
+    actor, reason = check_actor(event.get("event_type"), user_id, device_id)
+    if reason == "missing_event_type":
+        return check_user_record(
+            event.get("event_type"), user_id, device_id, event.get("user_properties")
+        )
+    return actor, reason
 
 
 class _Fields(msgspec.Struct):

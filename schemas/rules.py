@@ -4,6 +4,9 @@ Besides the per-event weights, the rules decide how Personalize trains on what t
 (the `[personalize]` table, see docs/personalize.md): which Personalize event types train and
 with which weight, which are negative feedback (filters, never training), which are impressions.
 Every rule a Personalize plan would be refused for is refused here, when a service starts.
+
+The `[users]` and `[items]` tables name the Amplitude values that become Users-dataset and
+Items-dataset fields (`FieldRule`, checked against Personalize's dataset limits below).
 """
 
 import tomllib
@@ -17,6 +20,31 @@ PERSONALIZE_EVENT_TYPE_BUDGET = 10
 # AWS limit: entries of a solution's eventsConfig.eventParametersList (botocore's model: max 10).
 EVENT_PARAMETERS_LIMIT = 10
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.toml")
+# AWS limits (Personalize's custom Users / Items dataset requirements): metadata fields per
+# schema, besides the id and reserved keywords such as CREATION_TIMESTAMP.
+USERS_FIELD_LIMIT = 25
+ITEMS_FIELD_LIMIT = 100
+# AWS limit: a categorical value (several joined by "|") has at most 1000 characters.
+CATEGORICAL_MAX_CHARS = 1000
+CREATION_TIMESTAMP = "CREATION_TIMESTAMP"
+# Names a dataset reserves: the id, and the keywords Personalize gives a meaning and a type.
+_RESERVED = {
+    "users": {"USER_ID"},
+    "items": {"ITEM_ID"},
+}
+_INTERACTION_KEYWORDS = {
+    "USER_ID",
+    "ITEM_ID",
+    "TIMESTAMP",
+    "EVENT_TYPE",
+    "EVENT_VALUE",
+    "IMPRESSION",
+    "RECOMMENDATION_ID",
+    "EVENT_ATTRIBUTION_SOURCE",
+}
+# The two nested objects of an Amplitude record a source may name a property of.
+USER_PROPERTIES, EVENT_PROPERTIES = "user_properties", "event_properties"
+FieldType = Literal["categorical", "int", "long", "float", "timestamp"]
 
 
 class Rule(BaseModel):
@@ -77,6 +105,61 @@ class PersonalizeOptions(BaseModel):
     )
 
 
+class FieldRule(BaseModel):
+    """One dataset field: its Personalize name, the Amplitude value it comes from, its type.
+
+    `source`: a top-level Amplitude field (`country`), `user_properties.<name>`, or (items)
+    `event_properties.<name>`. `type`: categorical (a string; with `multi_value`, a list joined
+    by "|"), int / long / float, or timestamp (items' CREATION_TIMESTAMP: epoch seconds, read
+    from any time Amplitude writes: ms, s, or a UTC string).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=150)
+    source: str = Field(min_length=1, max_length=300)
+    type: FieldType = "categorical"
+    multi_value: bool = False
+    max_length: int = Field(default=CATEGORICAL_MAX_CHARS, ge=1, le=CATEGORICAL_MAX_CHARS)
+
+    @model_validator(mode="after")
+    def _check(self) -> "FieldRule":
+        head, dot, rest = self.source.partition(".")
+        if dot and (head not in (USER_PROPERTIES, EVENT_PROPERTIES) or not rest):
+            raise ValueError(
+                f"field {self.name}: source {self.source!r} must be a top-level field, "
+                f"{USER_PROPERTIES}.<name> or {EVENT_PROPERTIES}.<name>"
+            )
+        if not dot and head in (USER_PROPERTIES, EVENT_PROPERTIES):
+            raise ValueError(f"field {self.name}: source {self.source!r} names no property")
+        if self.multi_value and self.type != "categorical":
+            raise ValueError(f"field {self.name}: only a categorical field can be multi_value")
+        if (self.type == "timestamp") != (self.name == CREATION_TIMESTAMP):
+            raise ValueError(
+                f"field {self.name}: type timestamp is for {CREATION_TIMESTAMP} only, and "
+                f"{CREATION_TIMESTAMP} is a timestamp (Personalize's reserved long, seconds)"
+            )
+        return self
+
+    @property
+    def path(self) -> tuple[str, str | None]:
+        """(top-level field, property name or None)."""
+        head, dot, rest = self.source.partition(".")
+        return (head, rest) if dot else (head, None)
+
+
+class DatasetRules(BaseModel):
+    """The `[users]` or `[items]` table: the fields of one Personalize dataset."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: list[FieldRule] = Field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.field]
+
+
 class RuleSet(BaseModel):
     """The whole table, with the lookup the stream stage uses per event."""
 
@@ -86,9 +169,12 @@ class RuleSet(BaseModel):
     metadata_columns: list[str] = Field(default_factory=list)
     rule: list[Rule] = Field(min_length=1)
     personalize: PersonalizeOptions = Field(default_factory=PersonalizeOptions)
+    users: DatasetRules = Field(default_factory=DatasetRules)
+    items: DatasetRules = Field(default_factory=DatasetRules)
 
     @model_validator(mode="after")
     def _check(self) -> "RuleSet":
+        self._check_datasets()
         seen: dict[str, str] = {}
         for rule in self.rule:
             for name in (rule.event_type, *rule.aliases):
@@ -109,6 +195,49 @@ class RuleSet(BaseModel):
         self._check_signs()
         self._check_personalize_options()
         return self
+
+    def _check_datasets(self) -> None:
+        """Personalize's Users and Items schema limits, refused before anything is sent."""
+        for dataset, limit in (("users", USERS_FIELD_LIMIT), ("items", ITEMS_FIELD_LIMIT)):
+            fields = getattr(self, dataset).field
+            if not fields:
+                continue
+            names = [f.name for f in fields]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"[{dataset}]: field {', '.join(twice)} appears twice")
+            for f in fields:
+                upper = f.name.upper()
+                if upper in _RESERVED[dataset] or (
+                    upper in _INTERACTION_KEYWORDS - _RESERVED[dataset]
+                ):
+                    raise ValueError(
+                        f"[{dataset}]: {f.name} is a name Personalize reserves "
+                        f"({', '.join(sorted(_RESERVED[dataset] | _INTERACTION_KEYWORDS))}); "
+                        "the id comes from the record itself"
+                    )
+                if f.type == "timestamp" and dataset != "items":
+                    raise ValueError(f"[{dataset}]: {f.name}: only items have a creation time")
+                if dataset == "users" and f.path[0] == EVENT_PROPERTIES:
+                    raise ValueError(
+                        f"[users]: {f.name}: a user field comes from a top-level field or "
+                        f"{USER_PROPERTIES}, not from an event's {EVENT_PROPERTIES}"
+                    )
+                if dataset == "items" and f.path[0] != EVENT_PROPERTIES:
+                    raise ValueError(
+                        f"[items]: {f.name}: an item field comes from {EVENT_PROPERTIES}.<name>"
+                    )
+            metadata = [f for f in fields if f.name != CREATION_TIMESTAMP]
+            if len(metadata) > limit:
+                raise ValueError(
+                    f"[{dataset}]: {len(metadata)} metadata fields > Personalize's limit of "
+                    f"{limit} metadata fields for a {dataset.capitalize()} dataset"
+                )
+            if not metadata:
+                raise ValueError(
+                    f"[{dataset}]: a {dataset.capitalize()} dataset needs at least one metadata "
+                    f"field besides {CREATION_TIMESTAMP}"
+                )
 
     def _check_signs(self) -> None:
         """One Personalize type, one meaning: a filter or a weight cannot tell mixed rules apart."""

@@ -1,4 +1,5 @@
-"""The Faust app: raw topic -> weigh in batches -> interactions and dead-letter topics.
+"""The Faust app: raw topic -> weigh in batches -> interactions and dead-letter topics, and
+(when the rules map user or item fields) the users and items topics, on changes only.
 
 Faust owns the consumer group, the offsets, the dedup table and its recovery, the web server
 and its sensors. Records are produced by librdkafka (streams/producer.py) and a batch's offsets
@@ -18,6 +19,8 @@ from faust.web import Request, Response, View
 from core.kafka import producer_config
 from schemas import load_rules
 from streams import faust_internals, metrics
+from streams.catalog_reader import CatalogReader
+from streams.catalog_updates import CatalogUpdates
 from streams.consumer import BatchingConsumer, install
 from streams.credentials import UntranslatableConfig, faust_credentials
 from streams.dedup import SeenInsertIds
@@ -29,6 +32,7 @@ from streams.weighting import Weigher
 log = logging.getLogger(__name__)
 
 SEEN_TABLE = "seen-insert-ids"
+CATALOG_TABLE = "users-items-state"
 
 
 def create_app(settings: StreamsSettings) -> faust.App:
@@ -81,6 +85,15 @@ def create_app(settings: StreamsSettings) -> faust.App:
         },
     )
     seen = SeenInsertIds(settings.streams_dedup_window_seconds)
+    # The latest users/items fields per source partition (streams/catalog_updates.py); its
+    # changelog is compacted (Faust's default for a table): the newest state per id survives.
+    catalog_table = app.Table(
+        CATALOG_TABLE,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.topic_partitions,
+        extra_topic_configs=settings.min_insync_replicas_config(),
+    )
 
     @seen_table.on_recover
     async def load_seen() -> None:
@@ -92,6 +105,17 @@ def create_app(settings: StreamsSettings) -> faust.App:
         log.info("dedup memory: %d insert ids recovered, %d held", loaded, len(seen))
         metrics.DEDUP_HELD.set(len(seen))
 
+    @catalog_table.on_recover
+    async def load_catalog() -> None:
+        """After each recovery: fold the recovered users/items state into `catalog`."""
+        if catalog is None:
+            return
+        store = catalog_table.data
+        loaded = catalog.load(list(store.items()))
+        for key in list(store.keys()):
+            del store[key]
+        log.info("users/items state: %d records recovered", loaded)
+
     @app.on_partitions_assigned.connect
     async def drop_revoked(_app: faust.App, assigned: set[TP], **_: Any) -> None:
         """Forget the insert ids of raw partitions this worker no longer holds.
@@ -102,13 +126,26 @@ def create_app(settings: StreamsSettings) -> faust.App:
         dropped = seen.drop(seen.partitions() - held)
         if dropped:
             log.info("dedup memory: %d insert ids of revoked partitions dropped", dropped)
+        if catalog is not None:
+            catalog.drop(catalog.partitions() - held)
         metrics.DEDUP_HELD.set(len(seen))
 
     # Room for the outputs (one per raw event at most) of every batch in flight and one more,
     # so produce() never waits.
     in_flight = BatchingConsumer.max_batches_in_flight + 1
     room = max(100_000, in_flight * settings.streams_batch_size)
+    # Up to three outputs a raw event: an interaction, a user and an item record.
+    room = 2 * room if (rules.users.field or rules.items.field) else room
     producer = BatchProducer(producer_config(settings, **{"queue.buffering.max.messages": room}))
+    catalog = None
+    if rules.users.field or rules.items.field:  # nothing mapped: nothing read, nothing held
+        catalog = CatalogUpdates(
+            CatalogReader(rules.users, rules.items, settings.streams_item_id_properties),
+            producer,
+            users_topic=settings.users_topic,
+            items_topic=settings.items_topic,
+            state_changelog=catalog_table.changelog_topic.get_topic_name(),
+        )
     processor = BatchProcessor(
         weigher,
         seen,
@@ -119,6 +156,7 @@ def create_app(settings: StreamsSettings) -> faust.App:
             seen_changelog=seen_table.changelog_topic.get_topic_name(),
         ),
         max_record_bytes=settings.kafka_message_max_bytes,
+        catalog=catalog,
     )
 
     @app.page("/readyz")
@@ -143,8 +181,10 @@ def create_app(settings: StreamsSettings) -> faust.App:
             for record in batch
         )
         try:
-            await producer.delivered()  # interactions and dead letters
+            await producer.delivered()  # interactions, users and items records, dead letters
             processor.write_seen(seen_entries)  # only now may their insert ids count as seen
+            if catalog is not None:
+                catalog.write_state()  # only now may those changes count as written
             metrics.DEDUP_HELD.set(len(seen))
             await producer.delivered()
         except DeliveryFailed as exc:

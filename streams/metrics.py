@@ -37,3 +37,24 @@ DEDUP_HELD = Gauge(
     "streams_dedup_insert_ids",
     "Insert ids in this worker's dedup memory: those of its partitions, within the window.",
 )
+USER_RECORDS_IN = Counter(
+    "streams_user_records_in_total",
+    "Amplitude user records (Send Users, Identify format) read from the raw topic: no "
+    "interaction, their properties feed the users topic.",
+)
+CATALOG_RECORDS_OUT = Counter(
+    "streams_catalog_records_out_total",
+    "Records written to the users or items topic: a user's or item's mapped fields changed.",
+    ["dataset"],
+)
+CATALOG_UNCHANGED = Counter(
+    "streams_catalog_unchanged_total",
+    "Records whose mapped user or item fields were already held: nothing written.",
+    ["dataset"],
+)
+CATALOG_FIELDS_DROPPED = Counter(
+    "streams_catalog_fields_dropped_total",
+    "Values left out of a user or item record, by reason (wrong_type, too_long, out_of_range; "
+    "unreadable: the record's properties could not be read at all).",
+    ["dataset", "reason"],
+)

@@ -4,12 +4,15 @@ Synchronous and broker-free (the producer is passed in), so unit tests drive it 
 agent (streams/app.py) calls `process`, then awaits the producer's `delivered()`, and only then
 acknowledges the batch's offsets: at-least-once into the interactions topic.
 
-Every record ends as exactly one of: an interaction, a duplicate, a filtered type, or a dead
-letter. Whatever one record makes the stage raise (decoding, weighing, encoding, the dedup
-key) dead-letters that record as `unexpected_error: <type>: <message>` and the batch goes on;
-no output exceeds Kafka's message size (core/record_size.py). Only a failure of Kafka
-itself (`DeliveryFailed`: librdkafka's queue full, a dead letter it refuses) fails the batch,
-which is then read again: no record can stop the stage.
+Every record ends as exactly one of: an interaction, a duplicate, a filtered type, an Amplitude
+user record (no interaction: `schemas.check_user_record`), or a dead letter. Besides, with
+`catalog` given, every usable record's user and item fields feed streams/catalog_updates.py,
+which writes to the users and items topics on changes only. Whatever one record makes the
+stage raise (decoding, weighing, encoding, the dedup key) dead-letters that record as
+`unexpected_error: <type>: <message>` and the batch goes on; no output exceeds Kafka's
+message size (core/record_size.py). Only a failure of Kafka itself (`DeliveryFailed`:
+librdkafka's queue full, a dead letter it refuses) fails the batch, which is then read again:
+no record can stop the stage.
 """
 
 import logging
@@ -25,8 +28,10 @@ from confluent_kafka import KafkaException
 from core.record_size import RECORD_OVERHEAD_BYTES, fit_dead_letter, record_size
 from schemas import interaction_encoder, limit_problem
 from streams import metrics
+from streams.catalog_updates import CatalogUpdates
 from streams.dedup import SeenInsertIds, changelog_key, chunk_entries
 from streams.producer import DeliveryFailed
+from streams.user_records import is_user_record
 from streams.weighting import DeadLetter, Filtered, Weigher
 
 log = logging.getLogger(__name__)
@@ -72,9 +77,11 @@ class BatchProcessor:
         output: Output,
         to: Destinations,
         max_record_bytes: int = _DEFAULT_MAX_BYTES,
+        catalog: CatalogUpdates | None = None,
     ) -> None:
         """`max_record_bytes`: Kafka's message size (KAFKA_MESSAGE_MAX_BYTES), no output is
-        larger."""
+        larger. `catalog`: None when the rules map no user or item field (nothing is read)."""
+        self._catalog = catalog
         self._weigher = weigher
         self._seen = seen
         self._output = output
@@ -96,8 +103,9 @@ class BatchProcessor:
         encode = interaction_encoder.encode
         observe_lag = metrics.LAG.observe
         max_bytes = self._max_bytes
+        catalog = self._catalog
         now_ms = int(time.time() * 1000)
-        events_in = duplicates = filtered = untimed = 0
+        events_in = duplicates = filtered = untimed = user_records = 0
         out: Counter[str] = Counter()
         dead: Counter[str] = Counter()
         entries = SeenEntries(now_ms, {})
@@ -107,8 +115,17 @@ class BatchProcessor:
                 outcome = weigh(value, now_ms)
                 if isinstance(outcome, Filtered):
                     filtered += 1
+                    if catalog is not None:
+                        catalog.observe(partition, value, now_ms)
                     continue
                 if isinstance(outcome, DeadLetter):
+                    # Amplitude's user records have no event type: refused by the weigher,
+                    # recognised only here, so events pay nothing for them.
+                    if outcome.reason == "schema_invalid" and is_user_record(value):
+                        user_records += 1
+                        if catalog is not None:
+                            catalog.observe(partition, value, now_ms)
+                        continue
                     self._dead_letter(key, value, outcome.reason, outcome.detail)
                     dead[outcome.reason] += 1
                     continue
@@ -144,8 +161,14 @@ class BatchProcessor:
             untimed += outcome.untimed
             out[interaction.event_type] += 1
             observe_lag(max(0.0, now_ms / 1000 - interaction.timestamp_ms / 1000))
+            if catalog is not None:
+                catalog.observe(partition, value, interaction.timestamp_ms)
         if untimed:
             metrics.UNTIMED.inc(untimed)
+        if user_records:
+            metrics.USER_RECORDS_IN.inc(user_records)
+        if catalog is not None:
+            catalog.finish_batch()
         self._count(events_in, duplicates, out, filtered, dead)
         return entries
 

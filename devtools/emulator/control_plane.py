@@ -4,9 +4,9 @@ The calls `pipeline personalize apply` makes: Create/Describe/List of dataset gr
 datasets, event trackers, solutions and filters. Every request is checked against botocore's
 model (InvalidInputException); a name already taken is ResourceAlreadyExistsException, an
 unknown ARN ResourceNotFoundException, as in AWS. Resources are ACTIVE at once (AWS takes
-seconds to minutes). Limits enforced as AWS does: one interactions dataset and one event
-tracker per dataset group, at most 10 filters per dataset group, eventsConfig only with the
--v2 recipes. State lives in memory, for the life of the process.
+seconds to minutes). Limits enforced as AWS does: one dataset of each type (Interactions,
+Users, Items) and one event tracker per dataset group, at most 10 filters per dataset group,
+eventsConfig only with the -v2 recipes. State lives in memory, for the life of the process.
 """
 
 import time
@@ -18,7 +18,7 @@ import botocore.session
 import orjson
 
 from core.service_model import validate
-from devtools.emulator.filters import FilterExpressionError, InteractionFilter, parse
+from devtools.emulator.filters import FilterExpressionError, InteractionFilter, ItemFilter, parse
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -27,6 +27,12 @@ EVENTS_CONFIG_RECIPES = (
     "arn:aws:personalize:::recipe/aws-user-personalization-v2",
     "arn:aws:personalize:::recipe/aws-personalized-ranking-v2",
 )
+# Each dataset type's required schema fields (Personalize's dataset schema rules).
+_REQUIRED_FIELDS = {
+    "INTERACTIONS": {"USER_ID", "ITEM_ID", "TIMESTAMP"},
+    "USERS": {"USER_ID"},
+    "ITEMS": {"ITEM_ID"},
+}
 _MODEL = botocore.session.get_session().get_service_model("personalize")
 
 
@@ -56,7 +62,7 @@ class ControlPlane:
     event_trackers: dict[str, dict[str, Any]] = field(default_factory=dict)
     solutions: dict[str, dict[str, Any]] = field(default_factory=dict)
     filters: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _parsed_filters: dict[str, InteractionFilter] = field(default_factory=dict)
+    _parsed_filters: dict[str, InteractionFilter | ItemFilter] = field(default_factory=dict)
 
     def handle(self, operation: str, body: Any) -> dict[str, Any]:
         """Answer one call; raises ControlPlaneError with AWS's code."""
@@ -71,7 +77,7 @@ class ControlPlane:
 
     # What GetRecommendations needs.
 
-    def interaction_filter(self, filter_arn: str) -> InteractionFilter:
+    def interaction_filter(self, filter_arn: str) -> InteractionFilter | ItemFilter:
         if filter_arn not in self._parsed_filters:
             raise ControlPlaneError("ResourceNotFoundException", f"filter {filter_arn} not found")
         return self._parsed_filters[filter_arn]
@@ -178,13 +184,13 @@ class ControlPlane:
         group = self._group(body["datasetGroupArn"])
         schema = self._find(self.schemas, body["schemaArn"], "schema")
         kind = body["datasetType"].upper()
-        if kind != "INTERACTIONS":
+        if kind not in _REQUIRED_FIELDS:
             raise ControlPlaneError("InvalidInputException", f"datasetType {kind} not emulated")
         names = {f["name"] for f in orjson.loads(schema["schema"])["fields"]}
-        missing = {"USER_ID", "ITEM_ID", "TIMESTAMP"} - names
+        missing = _REQUIRED_FIELDS[kind] - names
         if missing:
             raise ControlPlaneError(
-                "InvalidInputException", f"an interactions schema needs {sorted(missing)}"
+                "InvalidInputException", f"a {kind.lower()} schema needs {sorted(missing)}"
             )
         arn = _arn("dataset", f"{group['name']}/{kind}")
         self._taken(self.datasets, arn, "dataset")
@@ -198,6 +204,15 @@ class ControlPlane:
             status="ACTIVE",
         )
         return {"datasetArn": arn}
+
+    def dataset_fields(self, dataset_arn: str, dataset_type: str) -> set[str] | None:
+        """The schema's field names of a dataset of that type created here (None: unknown to
+        the emulator, which then accepts any PutUsers/PutItems properties, as any tracker)."""
+        dataset = self.datasets.get(dataset_arn)
+        if dataset is None or dataset["datasetType"] != dataset_type:
+            return None
+        schema = self.schemas[dataset["schemaArn"]]
+        return {f["name"] for f in orjson.loads(schema["schema"])["fields"]}
 
     def _DescribeDataset(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"dataset": self._find(self.datasets, body["datasetArn"], "dataset")}
@@ -215,7 +230,7 @@ class ControlPlane:
             raise ControlPlaneError(
                 "ResourceAlreadyExistsException", f"{group_arn} already has an event tracker"
             )
-        if not self._in_group(self.datasets, body):
+        if not any(d["datasetType"] == "INTERACTIONS" for d in self._in_group(self.datasets, body)):
             raise ControlPlaneError(
                 "InvalidInputException", f"{group_arn} has no interactions dataset yet"
             )

@@ -4,6 +4,12 @@ Routes:
 - `POST /events` (personalize-events PutEvents): validated against botocore's model; a bad request
   gets 400 `InvalidInputException` in the rest-json error shape botocore parses.
 - `GET /_emulator/put-events`: every accepted PutEvents body, in arrival order (JSON list).
+- `GET /_emulator/put-events/arrivals`: when each of those arrived (epoch seconds, taken as the
+  request came in, before any injected latency), in the same order: a benchmark's end of the
+  line for per-event latency (bench/e2e_bench.py).
+- `POST /users`, `POST /items` (PutUsers, PutItems), read back at `GET /_emulator/put-users`
+  and `GET /_emulator/put-items` with each call's arrival time (devtools/emulator/catalog.py);
+  the same faults and latency as PutEvents.
 - `DELETE /_emulator/put-events`: forget them.
 - `POST /recommendations` (personalize-runtime GetRecommendations): for the campaigns in
   `EMULATOR_CAMPAIGN_ARNS` (others: 404 ResourceNotFoundException), ranked from the PutEvents
@@ -32,6 +38,7 @@ between, could answer.
 import asyncio
 import logging
 import random
+import time
 from collections import Counter
 
 import botocore.session
@@ -42,6 +49,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core import http_routes
 from core.service_model import validate
+from devtools.emulator import catalog
 from devtools.emulator.control_plane import ControlPlane, ControlPlaneError
 from devtools.emulator.filters import FilterExpressionError
 from devtools.emulator.recommendations import rank, recommendation_id
@@ -122,6 +130,7 @@ class Faults(BaseModel):
 
 
 _PUT_EVENTS = web.AppKey("put_events", list)
+_ARRIVALS = web.AppKey("arrivals", list)
 _IMPORT_JOBS = web.AppKey("import_jobs", list)
 _EVENT_TYPES = web.AppKey("event_types", dict)
 _SETTINGS = web.AppKey("settings", EmulatorSettings)
@@ -171,7 +180,19 @@ def _injected_fault(request: web.Request, tracking_id: str, user_id: str) -> web
     return None
 
 
+async def _catalog_fault(
+    request: web.Request, dataset_arn: str, ids: list[str]
+) -> web.Response | None:
+    """PutUsers/PutItems get PutEvents' latency and faults (`error_user_id`: any id listed)."""
+    faults = request.app[_FAULTS]
+    if faults.latency_ms:
+        await asyncio.sleep(faults.latency_ms / 1000)
+    target = faults.error_user_id if faults.error_user_id in ids else (ids[0] if ids else "")
+    return _injected_fault(request, dataset_arn, target)
+
+
 async def _put_events(request: web.Request) -> web.Response:
+    arrived = time.time()
     faults = request.app[_FAULTS]
     if faults.latency_ms:
         await asyncio.sleep(faults.latency_ms / 1000)
@@ -200,6 +221,7 @@ async def _put_events(request: web.Request) -> web.Response:
         )
     known |= new
     request.app[_PUT_EVENTS].append(body)
+    request.app[_ARRIVALS].append(arrived)
     request.app[_STATS]["calls"] += 1
     request.app[_STATS]["events"] += len(body["eventList"])
     ids = request.app[_EVENT_IDS]
@@ -227,7 +249,12 @@ async def _get_recommendations(request: web.Request) -> web.Response:
     if "filterArn" in body:
         try:
             chosen = control.interaction_filter(body["filterArn"])
-            keep = chosen.keeps(put_events, body.get("userId"), body.get("filterValues", {}))
+            keep = chosen.keeps(
+                put_events,
+                body.get("userId"),
+                body.get("filterValues", {}),
+                request.app[catalog.ITEM_METADATA],
+            )
         except ControlPlaneError as exc:
             return _aws_error(404, exc.code, str(exc))
         except FilterExpressionError as exc:
@@ -291,8 +318,13 @@ async def _read_back(request: web.Request) -> web.Response:
     )
 
 
+async def _arrivals(request: web.Request) -> web.Response:
+    return web.Response(body=orjson.dumps(request.app[_ARRIVALS]), content_type="application/json")
+
+
 async def _forget(request: web.Request) -> web.Response:
     request.app[_PUT_EVENTS].clear()
+    request.app[_ARRIVALS].clear()
     request.app[_EVENT_TYPES].clear()
     request.app[_EVENT_IDS].clear()
     request.app[_STATS].clear()
@@ -351,6 +383,7 @@ def create_app(settings: EmulatorSettings | None = None) -> web.Application:
     app = web.Application(client_max_size=8 * 1024 * 1024)
     app[_SETTINGS] = settings or EmulatorSettings()
     app[_PUT_EVENTS] = []
+    app[_ARRIVALS] = []
     app[_IMPORT_JOBS] = []
     app[_EVENT_TYPES] = {}
     app[_EVENT_IDS] = Counter()
@@ -367,10 +400,12 @@ def create_app(settings: EmulatorSettings | None = None) -> web.Application:
         error_user_id=settings.error_user_id,
     )
     app.router.add_post("/events", _put_events)
+    catalog.install(app, app[_CONTROL], _catalog_fault, _aws_error)
     app.router.add_post("/recommendations", _get_recommendations)
     app.router.add_post("/", _control_plane)
     app.router.add_get("/_emulator/import-jobs", _import_jobs)
     app.router.add_get("/_emulator/put-events", _read_back)
+    app.router.add_get("/_emulator/put-events/arrivals", _arrivals)
     app.router.add_delete("/_emulator/put-events", _forget)
     app.router.add_get("/_emulator/stats", _stats)
     app.router.add_get("/_emulator/faults", _get_faults)

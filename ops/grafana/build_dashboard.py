@@ -127,6 +127,46 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
         [("time() - max(sink_last_successful_put_events_timestamp_seconds)", "age")],
     ),
     (
+        "Users and items sinks: records by outcome",
+        "ops",
+        "User (item) records delivered, coalesced into a newer one, dead-lettered, tombstones.",
+        [
+            (
+                "sum by (kind, outcome) (rate(catalog_sink_records_total[5m]))",
+                "{{kind}} {{outcome}}",
+            )
+        ],
+    ),
+    (
+        "PutUsers / PutItems calls by outcome",
+        "reqps",
+        "At most 10 a second each (the quota); invalid is halved and dead-lettered, fatal stops.",
+        [
+            (
+                "sum by (kind, outcome, error_code) (rate(catalog_sink_calls_total[1m]))",
+                "{{kind}} {{outcome}} {{error_code}}",
+            )
+        ],
+    ),
+    (
+        "Users and items sinks: backlog and pending",
+        "s",
+        "How long the oldest due record waits for a call (alert: CatalogSinkBacklog).",
+        [("max by (kind) (catalog_sink_backlog_age_seconds)", "{{kind}} backlog age")],
+    ),
+    (
+        "Records per PutUsers / PutItems call",
+        "none",
+        "Average records a call (at most 10): low while updates trickle in.",
+        [
+            (
+                "sum by (kind) (rate(catalog_sink_records_per_call_sum[5m]))"
+                " / sum by (kind) (rate(catalog_sink_records_per_call_count[5m]))",
+                "{{kind}}",
+            )
+        ],
+    ),
+    (
         "Recommendations cache hit ratio",
         "percentunit",
         "Share of recommendation requests answered from the cache.",

@@ -1,11 +1,14 @@
 """Group interactions into PutEvents calls: one (user, session) per call, at most 10 events.
 
 A group is sent when it holds 10 events (`add` returns it), when its oldest event has waited the
-linger (`due`), or when its partition is revoked or the sink stops (`drain`). Groups are also
+linger (`due`), or when its partition is revoked or the sink stops (`drain`). `due` can be
+limited to the calls that can go now: the others keep lingering, and taking their sessions'
+events, while calls wait for rate-limit tokens (quota-aware batching, dispatch.py). Groups are also
 keyed by partition, so revoking a partition flushes exactly its records; with the topic keyed by
 user, a user's session lives on one partition anyway. The clock is injected (tests use a fake).
 """
 
+import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,18 +67,41 @@ class Batcher:
             return call
         return None
 
-    def due(self) -> list[Call]:
-        """Groups whose oldest event has waited the linger, oldest first within a partition."""
+    def due(self, limit: int | None = None) -> list[Call]:
+        """Groups whose oldest event has waited the linger, oldest first within a partition;
+        with a `limit`, at most that many, the oldest of all partitions first."""
         deadline = self._clock() - self._linger
         ready: list[Call] = []
-        for groups in self._groups.values():
-            while groups:
-                key = next(iter(groups))
-                if groups[key].started > deadline:
-                    break
-                ready.append(groups.pop(key))
+        if limit is None:
+            for groups in self._groups.values():
+                while groups:
+                    key = next(iter(groups))
+                    if groups[key].started > deadline:
+                        break
+                    ready.append(groups.pop(key))
+        else:
+            heads = [
+                (first.started, partition)
+                for partition, groups in self._groups.items()
+                if groups and (first := next(iter(groups.values()))).started <= deadline
+            ]
+            heapq.heapify(heads)
+            while heads and len(ready) < limit:
+                partition = heapq.heappop(heads)[1]
+                groups = self._groups[partition]
+                ready.append(groups.pop(next(iter(groups))))
+                if groups and (first := next(iter(groups.values()))).started <= deadline:
+                    heapq.heappush(heads, (first.started, partition))
         self.events -= sum(len(call.items) for call in ready)
         return ready
+
+    def overdue(self) -> bool:
+        """A group has waited the linger and is still here (waiting for room to be sent)."""
+        deadline = self._clock() - self._linger
+        return any(
+            groups and next(iter(groups.values())).started <= deadline
+            for groups in self._groups.values()
+        )
 
     def drain(self, partitions: Iterable[int] | None = None) -> list[Call]:
         """Every open group (of `partitions` only, when given): revocation and shutdown."""

@@ -10,6 +10,10 @@ loop's thread alone, and so are the batcher and the offsets, which stay in the l
   acknowledged: the loop passes that count to `dispatch`).
 - Tokens: a call's first attempt takes its token from the shared rate limiter here, without
   blocking: a call without one waits for the next turn (rate_limit.py).
+- Quota-aware batching (`SINK_BATCHING=quota`, `take_lingered`): at the rate limit a lingered
+  group leaves the batcher only when a token and a slot are free for it, the oldest first; the
+  others keep lingering, and taking their sessions' events, instead of waiting in the send
+  queue as they are. Below the limit every lingered group goes at once, as with `fixed`.
 - Retries: botocore retries inside a call; after that the call is re-queued with the sink's
   own exponential backoff (`backoff`), never dropped. An unexpected error is retried alike
   (only that call waits) and logged with its code.
@@ -32,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sinks.personalize import metrics
-from sinks.personalize.batcher import Call
+from sinks.personalize.batcher import Batcher, Call
 from sinks.personalize.delivery import Outcome, Verdict
 from sinks.personalize.rate_limit import RateLimiter
 from sinks.personalize.send_queue import SendQueue
@@ -87,6 +91,7 @@ class Dispatcher:
         self._retries: list[tuple[float, int, Call]] = []  # heap of (due time, seq, call)
         self._sequence = itertools.count()
         self._next_probe = 0.0
+        self._quota_aware = settings.sink_batching == "quota"
 
     @property
     def busy(self) -> bool:
@@ -102,6 +107,22 @@ class Dispatcher:
 
     def submit_all(self, calls: Iterable[Call]) -> None:
         self._ready.extend(calls)
+
+    def take_lingered(self, batcher: Batcher, held: int = 0) -> None:
+        """Queue the batcher's lingered groups: all of them (`fixed`), or only as many as can
+        go this turn (`quota`), so that at the limit the rest keep growing towards 10 events."""
+        if not self._quota_aware:
+            self.submit_all(batcher.due())
+        elif room := self.room(held):
+            self.submit_all(batcher.due(room))
+
+    def room(self, held: int = 0) -> int:
+        """Calls that could be handed to the pool now beyond those queued: free in-flight
+        slots and free tokens, whichever are fewer (none while delivery is stopped)."""
+        if self.stopped_by is not None:
+            return 0
+        slots = self.max_in_flight - self.in_flight - held
+        return max(0, min(slots, self._limiter.available()) - len(self._ready))
 
     def dispatch(self, held: int = 0) -> None:
         """Send what the in-flight cap and the tokens allow (`held`: calls finished here but

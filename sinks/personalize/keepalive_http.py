@@ -67,9 +67,10 @@ class KeepAliveHTTP:
         return self.post(urlsplit(request.url).path, request.body, request.headers)
 
     def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> AWSResponse:
+        """`headers`: a plain mapping (http.client iterates its items)."""
         connection = self._connection()
         try:
-            connection.request("POST", path, body, dict(headers))
+            connection.request("POST", path, body, headers)
             response = connection.getresponse()
             content = response.read()
         except Exception as exc:

@@ -3,11 +3,12 @@
 boto3's `put_events` spends most of its CPU per call (bench/README.md, "Sink") in request creation
 and its event hooks (user-agent rebuild, endpoint rules, handlers), not in the work itself. This
 sender does only the work, each part by botocore: the body is the restJson document botocore would
-send (orjson; `sentAt` as epoch seconds, botocore's default precision), signed by `SigV4Auth` with
+send (orjson; `sentAt` as epoch seconds, botocore's default precision), SigV4-signed (sigv4.py) with
 boto3's credential chain (refreshed as botocore does), sent over a keep-alive connection per thread
 (keepalive_http.py; through a proxy, by botocore's `URLLib3Session`), errors parsed by botocore's
 rest-json parser and raised as the client's own `ClientError` classes, so delivery.py classifies
-them unchanged.
+them unchanged. Signing is SigV4 as `SigV4Auth` computes it, without its request objects
+(sigv4.py).
 
 Retries are botocore's 'standard' mode pieces (`RetryPolicy` of `StandardRetryConditions` +
 `ExponentialBackoff`, and the `RetryQuotaChecker`), driven by a small loop here; every retry
@@ -20,10 +21,10 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import botocore
 import orjson
-from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.endpoint import convert_to_response_dict
@@ -35,6 +36,7 @@ from botocore.utils import get_environ_proxies
 
 from sinks.personalize.keepalive_http import KeepAliveHTTP
 from sinks.personalize.rate_limit import RateLimiter
+from sinks.personalize.sigv4 import PostSigner
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -75,8 +77,8 @@ class LeanPutEvents:
         self._client = client  # for its exception classes (`client.exceptions.from_code`)
         self._operation = meta.service_model.operation_model("PutEvents")
         self._url = meta.endpoint_url.rstrip("/") + "/events"
-        self._signing_name = meta.service_model.signing_name
-        self._region = meta.region_name
+        self._path = urlsplit(self._url).path
+        self._signer = PostSigner(self._url, meta.region_name, meta.service_model.signing_name)
         self._credentials = credentials
         self._limiter = limiter
         config = meta.config
@@ -125,7 +127,7 @@ class LeanPutEvents:
             http_response = None
             parsed: dict[str, Any] | None = None
             try:
-                http_response = self._http.send(self._signed(body, invocation, attempt))
+                http_response = self._send(body, invocation, attempt)
             except (ConnectionError, HTTPClientError) as exc:
                 context = standard.RetryContext(
                     attempt, self._operation, caught_exception=exc, request_context=request_context
@@ -168,20 +170,18 @@ class LeanPutEvents:
     def _should_retry(self, context: standard.RetryContext) -> bool:
         return self._retry.should_retry(context) and self._quota.acquire_retry_quota(context)
 
-    def _signed(self, body: bytes, invocation: str, attempt: int) -> Any:
-        """Headers as botocore sends them, SigV4-signed with the current credentials."""
-        request = AWSRequest(
-            method="POST",
-            url=self._url,
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": self._user_agent,
-                "amz-sdk-invocation-id": invocation,
-                "amz-sdk-request": f"attempt={attempt}; max={self._max_attempts}",
-            },
-        )
+    def _send(self, body: bytes, invocation: str, attempt: int) -> Any:
+        """POST the body with the headers botocore sends, SigV4-signed with the current
+        credentials (a proxied POST goes through botocore's session as a prepared request)."""
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": self._user_agent,
+            "amz-sdk-invocation-id": invocation,
+            "amz-sdk-request": f"attempt={attempt}; max={self._max_attempts}",
+        }
         # get_frozen_credentials refreshes expiring credentials (under botocore's own lock).
-        frozen = self._credentials.get_frozen_credentials()
-        SigV4Auth(frozen, self._signing_name, self._region).add_auth(request)
-        return request.prepare()
+        signed = self._signer.sign(body, headers, self._credentials.get_frozen_credentials())
+        if isinstance(self._http, KeepAliveHTTP):
+            return self._http.post(self._path, body, signed)
+        request = AWSRequest(method="POST", url=self._url, data=body, headers=signed)
+        return self._http.send(request.prepare())

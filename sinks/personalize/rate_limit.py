@@ -38,6 +38,15 @@ class RateLimiter:
             self._next = start + self._interval
             return 0.0
 
+    def available(self) -> int:
+        """How many tokens `take` would hand out now, taking none (quota-aware batching)."""
+        with self._lock:
+            now = self._clock()
+            start = self._free_at(now)
+            if start > now:
+                return 0
+            return int((now - start) / self._interval) + 1
+
     def acquire(self) -> float:
         """Block until a token is free; return the time waited."""
         with self._lock:

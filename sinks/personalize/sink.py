@@ -1,7 +1,8 @@
 """The sink's poll loop: open (assign), put (accept), flush (dispatch), commit, close (revoke).
 
 Kafka Connect's SinkTask contract, with offsets following delivery: one thread polls Kafka,
-groups interactions (batcher.py), hands full or lingered groups to the dispatcher
+groups interactions (batcher.py), hands full or lingered groups to the dispatcher (at the
+rate limit, with SINK_BATCHING=quota, only the lingered groups that can go this turn)
 (dispatch.py: a bounded pool calling PutEvents, retries, poison halving, fatal stops), and
 commits per partition only up to the lowest offset not yet delivered or dead-lettered
 (offsets.py). The dispatcher's finished calls come back to this thread (`collect`), so the
@@ -77,6 +78,7 @@ class PersonalizeSink:
         self._already: dict[int, set[int]] = {}  # per partition, offsets the log says delivered
         self._already_delivered = metrics.EVENTS.labels(outcome="already_delivered")
         self._batcher = Batcher(settings.sink_linger_seconds, clock)
+        self._quota_aware = settings.sink_batching == "quota"
         self._offsets = OffsetTracker()
         self._epochs: dict[int, int] = {}  # partition -> its current assignment's number
         self._assigned: set[int] = set()
@@ -122,7 +124,11 @@ class PersonalizeSink:
 
     def _poll_timeout(self) -> float:
         """One turn while calls are in flight: their results (and the next sends) wait for it."""
-        if self._dispatcher.busy or self._log.unacknowledged_calls:
+        if (
+            self._dispatcher.busy
+            or self._log.unacknowledged_calls
+            or (self._quota_aware and self._batcher.overdue() and self._dispatcher.room())
+        ):
             return min(self._dispatcher.turn, self._settings.sink_poll_timeout_seconds)
         return self._settings.sink_poll_timeout_seconds
 
@@ -166,8 +172,9 @@ class PersonalizeSink:
     # -- flush: calls out (dispatch.py), results back ------------------------------------------
 
     def _flush(self) -> None:
-        self._dispatcher.submit_all(self._batcher.due())
-        self._dispatcher.dispatch(held=self._log.unacknowledged_calls)
+        held = self._log.unacknowledged_calls
+        self._dispatcher.take_lingered(self._batcher, held)
+        self._dispatcher.dispatch(held=held)
 
     def _collect(self, wait: float = 0.0) -> None:
         """Settle every call that came back (waiting up to `wait` for the first one), then

@@ -72,6 +72,8 @@ def prometheus(stack: LocalStack) -> Iterator[RunningPrometheus]:
                 "sink": f"127.0.0.1:{ports.sink_status}",
                 "recommendations": f"127.0.0.1:{ports.recommendations_internal}",
                 "history": f"127.0.0.1:{ports.history_status}",
+                "users-sink": f"127.0.0.1:{ports.users_sink_status}",
+                "items-sink": f"127.0.0.1:{ports.items_sink_status}",
             }
         )
     )
@@ -142,7 +144,7 @@ def traffic(stack: LocalStack) -> None:
 def test_all_targets_are_scraped(prometheus: RunningPrometheus) -> None:
     def healthy() -> bool:
         targets = prometheus.api("targets")["activeTargets"]
-        return len(targets) == 5 and all(t["health"] == "up" for t in targets)
+        return len(targets) == 7 and all(t["health"] == "up" for t in targets)
 
     wait_for(healthy, 30, "every target up")
 

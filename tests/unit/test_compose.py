@@ -21,7 +21,7 @@ COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
 # The Compose Specification's schema, taken by `make install` from a PyPI package (Makefile).
 SCHEMA = ROOT / ".venv" / "compose-spec.json"
 SERVICES: dict[str, Any] = COMPOSE["services"]
-PIPELINE = ["ingest", "streams", "sink", "recommendations", "history"]
+PIPELINE = ["ingest", "streams", "sink", "recommendations", "history", "users-sink", "items-sink"]
 # Variables read by libraries rather than by our settings classes.
 LIBRARY_VARIABLES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
 
@@ -150,6 +150,8 @@ INTERNAL_PORTS = {
     "sink": "SINK_STATUS_PORT",
     "recommendations": "RECOMMENDATIONS_INTERNAL_PORT",
     "history": "HISTORY_STATUS_PORT",
+    "users-sink": "USERS_SINK_STATUS_PORT",
+    "items-sink": "ITEMS_SINK_STATUS_PORT",
 }
 
 

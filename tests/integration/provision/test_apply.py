@@ -51,17 +51,25 @@ def test_apply_twice_creates_once_and_finds_no_difference(
         "dataset_group:test-group",
         "schema:test-group-interactions",
         "dataset:test-group-interactions",
+        "users_schema:test-group-users",
+        "users_dataset:test-group-users",
+        "items_schema:test-group-items",
+        "items_dataset:test-group-items",
         "event_tracker:test-group-tracker",
         "solution:test-group-user-personalization-v2",
         "filter:test-group-exclude-negative",
     ]
     assert first.differences == []
+    datasets = client.list_datasets(datasetGroupArn=first.arns["dataset_group"])["datasets"]
+    assert sorted(d["datasetType"] for d in datasets) == ["INTERACTIONS", "ITEMS", "USERS"]
+    assert first.configure()["USERS_DATASET_ARN"] == first.arns["users_dataset"]
+    assert first.configure()["ITEMS_DATASET_ARN"] == first.arns["items_dataset"]
     assert first.tracking_id and first.negative_filter_arn
     assert first.negative_filter_arn.endswith(":filter/test-group-exclude-negative")
 
     second = apply_plan(client, rules, settings(personalize_emulator))
     assert (second.created, second.differences) == ([], [])
-    assert len(second.unchanged) == 6
+    assert len(second.unchanged) == 10
     assert second.tracking_id == first.tracking_id
     assert second.negative_filter_arn == first.negative_filter_arn
     assert second.configure()["AWS_PERSONALIZE_FILTER_ARN"] == first.negative_filter_arn

@@ -95,6 +95,13 @@ INSPECT_CASES: list[tuple[Any, tuple[bytes | None, str | None]]] = [
     ({"event_type": "click"}, (None, "missing_user_and_device_id")),
     ({"event_type": "click", "user_id": ""}, (None, "missing_user_and_device_id")),
     ({"event_type": "click", "user_id": "u", "pad": "x" * 200}, (None, "event_too_large")),
+    # Amplitude's user records ("Send Users", Identify format): no event type, user_properties
+    ({"user_id": "u", "user_properties": {"plan": "pro"}}, (b"u", None)),
+    ({"event_type": None, "device_id": "d", "user_properties": {}}, (b"d", None)),
+    ({"user_properties": {}}, (None, "missing_user_and_device_id")),
+    ({"user_id": 5, "user_properties": {}}, (None, "user_id_not_a_string")),
+    ({"user_id": "u", "user_properties": "plan"}, (None, "missing_event_type")),
+    ({"event_type": "", "user_id": "u", "user_properties": {}}, (None, "missing_event_type")),
 ]
 
 

@@ -27,6 +27,10 @@ def test_default_plan_requests_are_valid_and_in_apply_order() -> None:
         "CreateDatasetGroup",
         "CreateSchema",
         "CreateDataset",
+        "CreateSchema",  # users (tests/unit/provision/test_catalog_plan.py)
+        "CreateDataset",
+        "CreateSchema",  # items
+        "CreateDataset",
         "CreateEventTracker",
         "CreateSolution",
         "CreateFilter",

@@ -30,6 +30,28 @@ CASES: list[tuple[Any, tuple[str | None, str | None]]] = [
 ]
 
 
+USER_RECORDS: list[tuple[Any, tuple[str | None, str | None]]] = [
+    ({"user_id": "u", "user_properties": {"plan": "pro"}, "country": "DE"}, ("u", None)),
+    ({"event_type": None, "device_id": "d", "user_properties": {}}, ("d", None)),
+    ({"user_properties": {}}, (None, "missing_user_and_device_id")),
+    ({"user_id": "u", "user_properties": None}, (None, "missing_event_type")),
+    ({"user_id": "u", "user_properties": ["plan"]}, (None, "missing_event_type")),
+    ({"event_type": "", "user_id": "u", "user_properties": {}}, (None, "missing_event_type")),
+]
+
+
+@pytest.mark.parametrize(("event", "expected"), USER_RECORDS)
+def test_a_user_record_is_usable_without_an_event_type(
+    event: Any, expected: tuple[str | None, str | None]
+) -> None:
+    """Backfill's and ingest's rule accept Amplitude's user records; the stream stage tells
+    them apart (streams/user_records.py) from the events it refuses."""
+    from streams.user_records import is_user_record
+
+    assert check_event(event) == expected
+    assert is_user_record(orjson.dumps(event)) == (expected[0] is not None)
+
+
 @pytest.mark.parametrize(("event", "expected"), CASES)
 def test_check_event(event: Any, expected: tuple[str | None, str | None]) -> None:
     assert check_event(event) == expected

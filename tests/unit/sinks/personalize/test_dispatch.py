@@ -1,5 +1,6 @@
-"""The dispatcher with a fake client and a fake clock: the in-flight cap, tokens, retries with
-backoff, poison halving, fatal stops and their probes, revoked partitions."""
+"""The dispatcher with a fake client and a fake clock: the in-flight cap, tokens, quota-aware
+batching, retries with backoff, poison halving, fatal stops and their probes, revoked
+partitions."""
 
 import threading
 import time
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sinks.personalize.batcher import Call, Pending
+from sinks.personalize.batcher import Batcher, Call, Pending
 from sinks.personalize.delivery import Delivery, Outcome, Verdict
 from sinks.personalize.dispatch import Dispatcher, backoff
 from sinks.personalize.rate_limit import RateLimiter
@@ -65,9 +66,11 @@ def dispatcher(
     limiter: RateLimiter | None = None,
     current: Any = lambda call: True,
     threads: int = 2,
+    batching: str = "quota",
 ) -> Dispatcher:
     settings = SinkSettings(
         sink_threads=threads,
+        sink_batching=batching,
         sink_backoff_base_seconds=BASE,
         sink_backoff_max_seconds=CAP,
         sink_fatal_retry_seconds=PROBE,
@@ -132,6 +135,105 @@ def test_a_call_without_a_token_waits_for_a_later_turn(client: FakeClient, clock
     assert sending.in_flight == 1
     settle(sending)
     assert client.sent == [[0], [1]]
+    sending.close()
+
+
+def pending(offset: int, partition: int = 0) -> Pending:
+    return Pending(partition, offset, {"eventId": str(offset), "eventType": "t"}, b"")
+
+
+def test_at_the_limit_a_lingered_group_keeps_taking_its_sessions_events(
+    client: FakeClient, clock: Clock
+) -> None:
+    """Quota-aware: no token, so the lingered group stays in the batcher and grows; it goes
+    with everything it took as soon as a token is free."""
+    limiter = RateLimiter(1, burst=1, clock=clock)  # one token a second
+    batcher = Batcher(0.5, clock)
+    sending = dispatcher(client, clock, limiter=limiter)
+    sending.submit(call(100))
+    sending.dispatch()  # takes the only token
+    settle(sending)
+    batcher.add("u", "s", pending(0))
+    clock.now += 0.6  # past the linger, but no token until 101.0
+    sending.take_lingered(batcher)
+    sending.dispatch()
+    assert sending.in_flight == 0 and not sending.busy  # nothing queued to wait for a token
+    batcher.add("u", "s", pending(1))  # the session's next event joins the lingering group
+    batcher.add("u", "s", pending(2))
+    clock.now += 0.4  # a token is free: the group goes at once
+    sending.take_lingered(batcher)
+    sending.dispatch()
+    settle(sending)
+    assert client.sent == [[100], [0, 1, 2]]
+    assert batcher.events == 0
+    sending.close()
+
+
+def test_fixed_batching_queues_a_lingered_group_to_wait_for_its_token(
+    client: FakeClient, clock: Clock
+) -> None:
+    """SINK_BATCHING=fixed, the old behaviour: the group leaves at the linger, so the
+    session's later events make a call of their own."""
+    limiter = RateLimiter(1, burst=1, clock=clock)
+    batcher = Batcher(0.5, clock)
+    sending = dispatcher(client, clock, limiter=limiter, batching="fixed")
+    sending.submit(call(100))
+    sending.dispatch()
+    settle(sending)
+    batcher.add("u", "s", pending(0))
+    clock.now += 0.6
+    sending.take_lingered(batcher)
+    sending.dispatch()
+    assert sending.busy and batcher.events == 0  # queued, waiting for its token
+    batcher.add("u", "s", pending(1))
+    clock.now += 0.4
+    sending.take_lingered(batcher)
+    sending.dispatch()
+    settle(sending)
+    assert client.sent == [[100], [0]]
+    assert batcher.events == 1
+    sending.close()
+
+
+def test_below_the_limit_every_lingered_group_goes_at_the_linger(
+    client: FakeClient, clock: Clock
+) -> None:
+    """Quota-aware batching adds no latency while tokens and slots are free."""
+    batcher = Batcher(0.5, clock)
+    sending = dispatcher(client, clock, threads=4)
+    for n in range(3):
+        batcher.add(f"u{n}", "s", pending(n, partition=n))
+    clock.now += 0.4
+    sending.take_lingered(batcher)
+    assert sending.in_flight == 0 and batcher.events == 3  # not lingered yet
+    clock.now += 0.1
+    sending.take_lingered(batcher)
+    sending.dispatch()
+    settle(sending)
+    assert sorted(client.sent) == [[0], [1], [2]]
+    sending.close()
+
+
+def test_the_room_is_the_free_tokens_or_slots_less_what_is_queued_oldest_group_first(
+    client: FakeClient, clock: Clock
+) -> None:
+    limiter = RateLimiter(10, burst=3, clock=clock)  # three tokens saved up
+    batcher = Batcher(0.5, clock)
+    sending = dispatcher(client, clock, limiter=limiter, threads=2)  # four slots
+    batcher.add("a", "s", pending(0, partition=0))
+    clock.now += 0.1
+    batcher.add("b", "s", pending(1, partition=1))
+    clock.now += 0.1
+    batcher.add("c", "s", pending(2, partition=0))
+    batcher.add("d", "s", pending(3, partition=1))
+    clock.now += 0.5
+    sending.submit(call(9, partition=2))  # a full call from the batcher, say: it goes first
+    assert sending.room() == 2 and sending.room(held=3) == 0
+    sending.take_lingered(batcher)
+    sending.dispatch()
+    settle(sending)
+    assert sorted(client.sent) == [[0], [1], [9]]  # the two oldest groups, across partitions
+    assert batcher.events == 2 and batcher.overdue()
     sending.close()
 
 
