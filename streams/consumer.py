@@ -201,11 +201,20 @@ class BatchingConsumer(Consumer):
             self._n_acked += len(new)
 
 
-def install(app: Any, topic: str, handler: BatchHandler) -> None:
+def install(
+    app: Any,
+    topic: str,
+    handler: BatchHandler,
+    max_batches_in_flight: int = BatchingConsumer.max_batches_in_flight,
+) -> None:
     """Make `app` consume with a BatchingConsumer that hands `topic` to `handler`."""
     consumer_class = type(
         "StreamsConsumer",
         (BatchingConsumer,),
-        {"batch_topic": topic, "batch_handler": staticmethod(handler)},
+        {
+            "batch_topic": topic,
+            "batch_handler": staticmethod(handler),
+            "max_batches_in_flight": max_batches_in_flight,
+        },
     )
     app.transport.Consumer = consumer_class
