@@ -21,7 +21,7 @@ from schemas import load_rules
 from streams import faust_internals, metrics
 from streams.catalog_reader import CatalogReader
 from streams.catalog_updates import CatalogUpdates
-from streams.consumer import install
+from streams.consumer import BatchingConsumer, install
 from streams.credentials import UntranslatableConfig, faust_credentials
 from streams.dedup import SeenInsertIds
 from streams.processor import BatchProcessor, Destinations
@@ -130,8 +130,14 @@ def create_app(settings: StreamsSettings) -> faust.App:
             catalog.drop(catalog.partitions() - held)
         metrics.DEDUP_HELD.set(len(seen))
 
-    # Room for two batches' outputs (one per raw event at most), so produce() never waits.
-    room = max(100_000, 2 * settings.streams_batch_size)
+    # Room for the outputs (one per raw event at most) of every batch in flight and one more,
+    # so produce() never waits.
+    # One batch at a time when users/items are mapped: CatalogUpdates holds the changes of
+    # every batch processed since its last write_state, so with batches in flight one batch's
+    # state records could count another's changes as written before Kafka acknowledged them.
+    catalog_mapped = bool(rules.users.field or rules.items.field)
+    in_flight = 1 if catalog_mapped else BatchingConsumer.max_batches_in_flight
+    room = max(100_000, (in_flight + 1) * settings.streams_batch_size)
     # Up to three outputs a raw event: an interaction, a user and an item record.
     room = 2 * room if (rules.users.field or rules.items.field) else room
     producer = BatchProducer(producer_config(settings, **{"queue.buffering.max.messages": room}))
@@ -191,7 +197,7 @@ def create_app(settings: StreamsSettings) -> faust.App:
             raise
 
     faust_internals.require(app)  # refuses to start on a faust-streaming it cannot drive
-    install(app, settings.raw_topic, handle)
+    install(app, settings.raw_topic, handle, max_batches_in_flight=in_flight)
 
     @app.agent(raw, name="weigh")
     async def weigh(stream: faust.StreamT[bytes]) -> None:

@@ -9,6 +9,11 @@ processes them as one batch, and they are acknowledged to Faust's offset trackin
 returns (so only after Kafka acknowledged their outputs). Records of other topics (the dedup table's
 changelog during recovery) follow Faust's usual path.
 
+Up to `max_batches_in_flight` batches are under way at once: while the oldest waits for Kafka's
+acknowledgement, the next are fetched and processed. They are acknowledged in fetch order, a batch
+never after one that failed, and in bulk (Faust's bookkeeping, without a Message object per
+record).
+
 Nothing is handled while a rebalance is under way, and what is not handled is put back (see
 `_wait_next_records`).
 
@@ -22,12 +27,18 @@ a fetch, tests/integration/streams/test_app.py the rest, end to end.
 """
 
 import asyncio
+import contextlib
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiokafka.errors import IllegalStateError
 from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP
+from faust.types import tuples as faust_tuples
+
+# The lock Faust's own `ack` holds, where the installed release has one (acks from threads).
+_ACK_LOCK = getattr(faust_tuples, "ack_lock", None) or contextlib.nullcontext()
 
 BatchHandler = Callable[[Mapping[TP, Sequence[Any]]], Awaitable[None]]
 
@@ -40,10 +51,14 @@ class BatchingConsumer(Consumer):
     # How long a handover or a stop waits for the batches in flight. A batch waits only for
     # Kafka to acknowledge its outputs, which librdkafka bounds by its delivery timeout.
     finish_timeout: float = 30.0
+    # Batches handled at once: while the oldest waits for Kafka's acknowledgement of its
+    # outputs, the next are fetched and processed (the wait would otherwise leave the event
+    # loop idle; bench/README.md, "Streams"). 1: one batch at a time.
+    max_batches_in_flight: int = 3
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._batches: set[asyncio.Future[None]] = set()
+        self._batches: deque[asyncio.Future[None]] = deque()  # in fetch order
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         """Finish and commit the batches in flight, then let Faust revoke.
@@ -99,18 +114,27 @@ class BatchingConsumer(Consumer):
         await self._put_back({tp: batch for tp, batch in mine.items() if tp not in active})
         if active:
             # Handled in a task of its own, which the cancellation of the fetcher task this
-            # runs in (a stop) does not reach: a handover or a stop waits for it (above), and
-            # Faust's wait for tracked messages sees it too.
-            messages = {
-                tp: [self._to_message(tp, r) for r in batch] for tp, batch in active.items()
-            }
-            for batch_messages in messages.values():
-                self._unacked_messages.update(batch_messages)
-            batch = asyncio.ensure_future(self._handle(handler, active, messages))
-            self._batches.add(batch)
-            batch.add_done_callback(self._batches.discard)
-            await asyncio.shield(batch)
+            # runs in (a stop) does not reach: a handover or a stop waits for it (above).
+            previous = self._batches[-1] if self._batches else None
+            batch = asyncio.ensure_future(self._handle(handler, active, previous))
+            batch.add_done_callback(self._on_batch_done)
+            self._batches.append(batch)
+            await self._wait_for_room()
         return others, active_partitions
+
+    async def _wait_for_room(self) -> None:
+        """Return once fewer than `max_batches_in_flight` batches are under way; a failed batch
+        raises here, in Faust's fetcher, which stops the worker as a failure did before."""
+        batches = self._batches
+        while batches and (batches[0].done() or len(batches) >= self.max_batches_in_flight):
+            await asyncio.shield(batches[0])
+            batches.popleft()
+
+    def _on_batch_done(self, batch: asyncio.Future[None]) -> None:
+        """A failed batch stops the worker at once, as Faust's crash of a failed fetcher
+        would: with no later fetch, nothing else would raise it."""
+        if not batch.cancelled() and batch.exception() is not None:
+            self._crashing = asyncio.ensure_future(self.app.crash(batch.exception()))
 
     async def _put_back(self, records: Mapping[TP, Sequence[Any]]) -> None:
         """Seek each partition to its first record, in Faust's consumer thread.
@@ -134,31 +158,63 @@ class BatchingConsumer(Consumer):
         self,
         handler: BatchHandler,
         records: Mapping[TP, Sequence[Any]],
-        messages: Mapping[TP, list[Any]],
+        previous: asyncio.Future[None] | None,
     ) -> None:
         generation = self.app.consumer_generation_id
-        acknowledged = False
-        try:
-            await handler(records)
-            # Acknowledge only if no rebalance happened meanwhile: after one, the partitions
-            # may be another worker's, which reads them again from the committed offsets.
-            if self.app.consumer_generation_id == generation:
-                for tp, batch_messages in messages.items():
-                    for message in batch_messages:
-                        self.ack(message)
-                    self._read_offset[tp] = batch_messages[-1].offset
-                acknowledged = True
-        finally:
-            if not acknowledged:  # failed or stale: nobody waits for it; it is read again
-                for batch_messages in messages.values():
-                    self._unacked_messages.difference_update(batch_messages)
+        await handler(records)
+        if previous is not None:
+            # Acknowledged in fetch order, and never after a batch that failed: a commit never
+            # passes offsets whose outputs were not acknowledged. (The fetcher raises the
+            # failure, from the batch that failed; this one is read again, like it.)
+            try:
+                await previous
+            except Exception:
+                return
+        # Acknowledge only if no rebalance happened meanwhile: after one, the partitions may be
+        # another worker's, which reads them again from the committed offsets.
+        if self.app.consumer_generation_id == generation:
+            for tp, batch in records.items():
+                first, last = batch[0].offset, batch[-1].offset
+                if last - first + 1 == len(batch):  # no gaps: the usual fetch
+                    self._acknowledge(tp, range(first, last + 1))
+                else:
+                    self._acknowledge(tp, [record.offset for record in batch])
+                self._read_offset[tp] = last
+
+    def _acknowledge(self, tp: TP, offsets: Sequence[int]) -> None:
+        """Faust's `ack` for a whole fetch of one partition, without its per-record Message.
+
+        The same bookkeeping (what Faust's commit reads: `_acked`, `_acked_index`, `_n_acked`)
+        under the same lock, minus a Message object and the WeakSet of unacknowledged ones per
+        record: the stage's batches are tracked, waited for and committed by this consumer
+        (`_commit_finished_batches`), not by Faust's wait for unacknowledged messages."""
+        if not self.app.topics.acks_enabled_for(tp.topic):
+            return
+        with _ACK_LOCK:
+            committed = self._committed_offset[tp]
+            if committed is not None and offsets and offsets[0] < committed:
+                offsets = [offset for offset in offsets if offset >= committed]
+            acked_index = self._acked_index[tp]
+            new = offsets if acked_index.isdisjoint(offsets) else set(offsets) - acked_index
+            acked_index.update(new)
+            self._acked[tp].extend(new)  # in any order: Faust's commit sorts them
+            self._n_acked += len(new)
 
 
-def install(app: Any, topic: str, handler: BatchHandler) -> None:
+def install(
+    app: Any,
+    topic: str,
+    handler: BatchHandler,
+    max_batches_in_flight: int = BatchingConsumer.max_batches_in_flight,
+) -> None:
     """Make `app` consume with a BatchingConsumer that hands `topic` to `handler`."""
     consumer_class = type(
         "StreamsConsumer",
         (BatchingConsumer,),
-        {"batch_topic": topic, "batch_handler": staticmethod(handler)},
+        {
+            "batch_topic": topic,
+            "batch_handler": staticmethod(handler),
+            "max_batches_in_flight": max_batches_in_flight,
+        },
     )
     app.transport.Consumer = consumer_class

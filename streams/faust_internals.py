@@ -14,12 +14,13 @@ from typing import Any
 # name -> what it must be on faust.transport.drivers.aiokafka.Consumer.
 _CONSUMER_PARTS = {
     "_wait_next_records": "coroutine (self, timeout) -> (records, active partitions)",
-    "_to_message": "method (tp, record) -> message",
-    "ack": "method (message) -> bool",
+    "_acked": "attribute: per partition, the acknowledged offsets its commit reads",
+    "_acked_index": "attribute: per partition, the set of those offsets",
+    "_committed_offset": "attribute: per partition, the last committed offset",
+    "_n_acked": "attribute: acknowledged offsets since the last commit",
     "_read_offset": "attribute: per partition, the last offset read",
     "flow_active": "attribute: False while a rebalance stops the flow",
     "should_stop": "attribute: True once the consumer is stopping",
-    "_unacked_messages": "attribute: the set Faust's stop and rebalance wait to drain",
     "on_partitions_revoked": "coroutine (revoked): forgets the revoked partitions' acks",
     "on_stop": "coroutine (): Faust's own stop, which commits what is acknowledged",
     "force_commit": "coroutine (): commits every acknowledged offset",
@@ -53,9 +54,10 @@ def missing_parts(
         for name, what in _THREAD_PARTS.items():
             if not callable(getattr(thread_class, name, None)):
                 missing.append(f"AIOKafkaConsumerThread.{name} ({what})")
-    for name in ("_wait_next_records", "_to_message", "ack"):
-        if _has_attribute(consumer_class, name) and not callable(getattr(consumer_class, name)):
-            missing.append(f"Consumer.{name} is not a method")
+    if _has_attribute(consumer_class, "_wait_next_records") and not callable(
+        consumer_class._wait_next_records
+    ):
+        missing.append("Consumer._wait_next_records is not a method")
     wait = getattr(consumer_class, "_wait_next_records", None)
     if callable(wait):
         if not inspect.iscoroutinefunction(wait):
@@ -67,6 +69,8 @@ def missing_parts(
             missing.append("App.rebalancing (True until a rebalance has sought and resumed)")
         if not hasattr(app, "consumer_generation_id"):
             missing.append("App.consumer_generation_id (the rebalance generation)")
+        if not callable(getattr(getattr(app, "topics", None), "acks_enabled_for", None)):
+            missing.append("App.topics.acks_enabled_for (topic) -> whether its offsets commit")
         if not hasattr(getattr(app, "transport", None), "Consumer"):
             missing.append("App.transport.Consumer (the consumer class the app builds)")
     return missing

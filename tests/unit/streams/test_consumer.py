@@ -10,6 +10,7 @@ seeks and the thread they ran in.
 
 import asyncio
 import threading
+from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP
+from intervaltree import IntervalTree
 
 from streams.consumer import BatchingConsumer
 
@@ -46,6 +48,12 @@ def fetched(tp: TP, *offsets: int) -> list[Record]:
 class App:
     rebalancing = False
     consumer_generation_id = 1
+
+    def __init__(self) -> None:
+        self.crashed: list[BaseException] = []
+
+    async def crash(self, reason: BaseException) -> None:
+        self.crashed.append(reason)
 
 
 class AiokafkaConsumer:
@@ -80,8 +88,7 @@ class Recording(BatchingConsumer):
         self.app = App()
         self.flow_active = True
         self._stopped, self._crashed = threading.Event(), threading.Event()
-        self._unacked_messages: set[Any] = set()
-        self._batches = set()
+        self._batches = deque()
         self._read_offset: dict[TP, int] = {}
         self._thread = ConsumerThread()
         self.handled: list[dict[TP, list[int]]] = []
@@ -99,9 +106,8 @@ class Recording(BatchingConsumer):
         assert all(thread is not threading.current_thread() for _, _, thread in seeks)
         return {tp: offset for tp, offset, _ in seeks}
 
-    def ack(self, message: Any) -> bool:
-        self.acked.append(message.offset)
-        return True
+    def _acknowledge(self, tp: TP, offsets: Sequence[int]) -> None:
+        self.acked.extend(offsets)
 
 
 @pytest.fixture(autouse=True)
@@ -113,7 +119,12 @@ def faust_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(consumer: Recording) -> Any:
-    return asyncio.run(consumer._wait_next_records(1.0))
+    async def fetch_and_finish() -> Any:
+        result = await consumer._wait_next_records(1.0)
+        await asyncio.gather(*consumer._batches)  # batches in flight
+        return result
+
+    return asyncio.run(fetch_and_finish())
 
 
 def test_records_of_active_partitions_are_handled_and_acknowledged() -> None:
@@ -159,3 +170,93 @@ def test_records_of_other_topics_go_on_to_faust() -> None:
     others, _ = run(consumer)
     assert list(others) == [changelog]
     assert consumer.handled == [{P0: [5]}]
+
+
+class Gated(Recording):
+    """Its handler waits, for the batch starting at a given offset, until that gate opens."""
+
+    def __init__(self, gates: dict[int, asyncio.Event], fail: int | None = None) -> None:
+        super().__init__({}, {P0})
+
+        async def handle(batch: Mapping[TP, Sequence[Any]]) -> None:
+            first = batch[P0][0].offset
+            if first in gates:
+                await gates[first].wait()
+            if first == fail:
+                raise RuntimeError("outputs not acknowledged")
+            self.handled.append({tp: [r.offset for r in rs] for tp, rs in batch.items()})
+            self.progress.set()
+
+        self.progress = asyncio.Event()
+        self.batch_handler = handle
+
+    async def handled_are(self, expected: list[dict[TP, list[int]]]) -> None:
+        while self.handled != expected:
+            await self.progress.wait()
+            self.progress.clear()
+
+    async def fetch(self, *offsets: int) -> None:
+        self._records = {P0: fetched(P0, *offsets)}
+        await self._wait_next_records(1.0)
+
+
+def test_the_next_fetch_is_handled_while_a_batch_awaits_kafka_and_acks_keep_their_order() -> None:
+    async def scenario() -> None:
+        gate = asyncio.Event()
+        consumer = Gated({5: gate})
+        await consumer.fetch(5, 6)  # returns at once: its batch waits for its acknowledgement
+        await consumer.fetch(7, 8)
+        await asyncio.wait_for(consumer.handled_are([{P0: [7, 8]}]), 5)
+        assert consumer.acked == []  # not before the batch fetched first
+        gate.set()
+        await asyncio.gather(*consumer._batches)
+        assert consumer.acked == [5, 6, 7, 8]
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_batch_crashes_the_app_and_leaves_the_ones_after_it_unacknowledged() -> None:
+    async def scenario() -> None:
+        gate = asyncio.Event()
+        consumer = Gated({5: gate}, fail=5)
+        await consumer.fetch(5, 6)
+        await consumer.fetch(7, 8)
+        gate.set()
+        await asyncio.wait(consumer._batches)
+        assert consumer.handled == [{P0: [7, 8]}] and consumer.acked == []
+        await consumer._crashing  # the crash runs as a task of its own
+        assert [str(reason) for reason in consumer.app.crashed] == ["outputs not acknowledged"]
+        with pytest.raises(RuntimeError, match="not acknowledged"):
+            await consumer.fetch(9)
+
+    asyncio.run(scenario())
+
+
+def test_no_more_batches_than_allowed_are_in_flight() -> None:
+    async def scenario() -> None:
+        gate = asyncio.Event()
+        consumer = Gated({5: gate})
+        consumer.max_batches_in_flight = 2
+        await consumer.fetch(5, 6)
+        second = asyncio.ensure_future(consumer.fetch(7, 8))
+        await asyncio.wait_for(consumer.handled_are([{P0: [7, 8]}]), 5)
+        assert not second.done()  # the fetcher waits for the oldest batch
+        gate.set()
+        await asyncio.wait_for(second, 5)
+        assert consumer.acked[:2] == [5, 6]
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_acknowledged_in_bulk_is_what_faust_commits() -> None:
+    consumer = Recording({}, {P0})
+    consumer.app.topics = type("Topics", (), {"acks_enabled_for": staticmethod(bool)})()
+    consumer._committed_offset = defaultdict(lambda: None, {P0: 5})
+    consumer._acked, consumer._acked_index = defaultdict(list), defaultdict(set)
+    consumer._gap, consumer._n_acked = defaultdict(IntervalTree), 0
+    acknowledge = BatchingConsumer._acknowledge
+    acknowledge(consumer, P0, range(3, 8))  # 3 and 4 are below the committed offset
+    acknowledge(consumer, P0, [8, 9])
+    acknowledge(consumer, P0, range(7, 10))  # again: counted once
+    assert consumer._n_acked == 5
+    assert Consumer._new_offset(consumer, P0) == 10  # Faust's own reading of the acks

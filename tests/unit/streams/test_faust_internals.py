@@ -38,6 +38,7 @@ def test_an_app_without_the_generation_id_or_the_rebalancing_flag_is_refused() -
     assert faust_internals.missing_parts(Consumer, Bare()) == [
         "App.rebalancing (True until a rebalance has sought and resumed)",
         "App.consumer_generation_id (the rebalance generation)",
+        "App.topics.acks_enabled_for (topic) -> whether its offsets commit",
     ]
 
 

@@ -32,3 +32,12 @@ async def test_records_not_acknowledged_in_time_fail_the_batch() -> None:
     producer.produce("t", b"1")
     with pytest.raises(DeliveryFailed, match=r"1 records not acknowledged in 0\.3s"):
         await producer.delivered()
+
+
+async def test_a_record_kafka_never_acknowledges_fails_the_batch_with_its_error() -> None:
+    # Reports of failed records only (not of every record): the failure still reaches the batch.
+    producer = _unreachable(**{"message.timeout.ms": 100})
+    producer._flush_timeout = 5.0
+    producer.produce("t", b"1")
+    with pytest.raises(DeliveryFailed, match=r"t: .*[Tt]imed out"):
+        await producer.delivered()
