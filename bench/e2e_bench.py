@@ -54,6 +54,9 @@ from devtools.kafka_broker import EmbeddedKafka  # noqa: E402
 from devtools.stack import DEV_SECRET, LocalStack, Ports  # noqa: E402
 from schemas import load_rules  # noqa: E402
 from schemas.amplitude import normalize, scoped_id  # noqa: E402
+from sinks.personalize.settings import SinkSettings  # noqa: E402
+
+DEFAULT_SINK_THREADS = SinkSettings.model_fields["sink_threads"].default
 
 SERVICES = ("emulator", "ingest", "streams", "sink")
 PROCESSES = ("ingest", "streams", "sink", "broker", "emulator", "driver")
@@ -568,7 +571,7 @@ def main() -> None:
     parser.add_argument(
         "--sink-threads",
         default="",
-        help="SINK_THREADS (default: the sink's own, 8): one for all rates, or one per rate",
+        help="SINK_THREADS (default: the sink's own): one for all rates, or one per rate",
     )
     parser.add_argument(
         "--warmup-seconds", type=float, default=3.0, help=f"at {WARM_UP_RATE} events/s"
@@ -616,7 +619,7 @@ def main() -> None:
             )
             stack.start()
             this = argparse.Namespace(**{**vars(args), "per_post": size})
-            this.sink_threads = sink_threads or "8 (default)"
+            this.sink_threads = sink_threads or f"{DEFAULT_SINK_THREADS} (default)"
             if args.warmup_seconds > 0:
                 # Connections, assignments, the first batches: slowly (no backlog), not timed.
                 warm = argparse.Namespace(**{**vars(this), "seconds": args.warmup_seconds})
