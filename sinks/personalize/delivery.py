@@ -1,5 +1,5 @@
 """One PutEvents call and what its failure means: retryable, poison, fatal or unexpected,
-decided here only (`classify`).
+decided for every sink by `core.aws_errors.classify`; here, what the Personalize sink does.
 
 - retryable: throttling, 5xx, timeouts, connection errors. botocore's standard mode already
   retried inside the call; the dispatcher (dispatch.py) re-queues it with the sink's own
@@ -20,34 +20,16 @@ decided here only (`classify`).
 import logging
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionError,
-    CredentialRetrievalError,
-    HTTPClientError,
-    NoCredentialsError,
-    NoRegionError,
-    ParamValidationError,
-    PartialCredentialsError,
-)
+from botocore.exceptions import ClientError
 
+from core.aws_errors import Verdict, classify, code_label
 from sinks.personalize import metrics
 from sinks.personalize.batcher import Call
 from sinks.personalize.events import put_events_request
 
 log = logging.getLogger(__name__)
-
-
-class Verdict(StrEnum):
-    DELIVERED = "success"
-    RETRYABLE = "retryable"
-    POISON = "invalid"
-    FATAL = "fatal"
-    UNEXPECTED = "unexpected"
 
 
 @dataclass(slots=True)
@@ -56,100 +38,6 @@ class Outcome:
     verdict: Verdict
     error_code: str = ""
     message: str = ""
-
-
-# Throttling: botocore's standard mode's throttling codes (retries/standard.py,
-# ThrottledRetryableChecker; tests/unit/sinks/personalize/test_delivery.py keeps this a
-# superset of them).
-_THROTTLING_CODES = {
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "TransactionInProgressException",
-    "RequestLimitExceeded",
-    "BandwidthLimitExceeded",
-    "LimitExceededException",
-    "RequestThrottled",
-    "SlowDown",
-    "EC2ThrottledException",
-}
-# Transient: botocore's TransientRetryableChecker codes, and AWS's common server errors
-# (InternalFailure 500, ServiceUnavailable 503); any 5xx or 429 is retryable whatever its code.
-_TRANSIENT_CODES = {
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "PriorRequestNotComplete",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "InternalFailure",
-    "InternalServerError",
-    "InternalServerException",
-}
-_POISON_CODES = {
-    "InvalidInputException",  # PutEvents' only modelled error
-    "SerializationException",
-    "ValidationException",
-    "ValidationError",  # AWS's common error for a parameter that fails its constraints
-}
-# Configuration: the tracker (ResourceNotFoundException), the credentials and the permissions.
-_FATAL_CODES = {
-    "ResourceNotFoundException",
-    "UnrecognizedClientException",
-    "InvalidClientTokenId",
-    "AccessDeniedException",
-    "AccessDenied",
-    "NotAuthorized",
-    "OptInRequired",
-    "InvalidSignatureException",
-    "SignatureDoesNotMatch",
-    "IncompleteSignature",
-    "MissingAuthenticationToken",
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "RequestExpired",  # the host's clock is off: every call fails alike
-}
-_RETRYABLE_CODES = _THROTTLING_CODES | _TRANSIENT_CODES
-KNOWN_CODES = _RETRYABLE_CODES | _POISON_CODES | _FATAL_CODES
-_CONFIGURATION_ERRORS = (
-    NoCredentialsError,
-    PartialCredentialsError,
-    CredentialRetrievalError,
-    NoRegionError,
-)
-
-
-def classify(error: Exception) -> tuple[Verdict, str, str]:
-    """(verdict, error code, message) for an exception raised by `put_events`."""
-    if isinstance(error, ClientError):
-        details = error.response.get("Error", {})
-        code = str(details.get("Code", "") or "Unknown")
-        message = str(details.get("Message", ""))
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        if code in _POISON_CODES:
-            return Verdict.POISON, code, message
-        if code in _FATAL_CODES:
-            return Verdict.FATAL, code, message
-        if code in _RETRYABLE_CODES or status >= 500 or status == 429:
-            return Verdict.RETRYABLE, code, message
-        return Verdict.UNEXPECTED, code, message
-    if isinstance(error, ParamValidationError):
-        return Verdict.POISON, "ParamValidationError", str(error)
-    if isinstance(error, _CONFIGURATION_ERRORS):
-        return Verdict.FATAL, type(error).__name__, str(error)
-    if isinstance(error, ConnectionError | HTTPClientError):  # timeouts, refused, reset
-        return Verdict.RETRYABLE, type(error).__name__, str(error)
-    if isinstance(error, BotoCoreError):
-        return Verdict.UNEXPECTED, type(error).__name__, str(error)
-    return Verdict.UNEXPECTED, type(error).__name__, repr(error)[:1000]  # a bug: retried
-
-
-def code_label(error: Exception, code: str) -> str:
-    """The error_code label: an exception type's name, or an AWS code we know; any other code
-    (the answering server's text, unbounded) is "other" (the log line has it)."""
-    return code if not isinstance(error, ClientError) or code in KNOWN_CODES else "other"
 
 
 class Delivery:

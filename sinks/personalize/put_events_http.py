@@ -6,9 +6,9 @@ sender does only the work, each part by botocore: the body is the restJson docum
 send (orjson; `sentAt` as epoch seconds, botocore's default precision), SigV4-signed (sigv4.py) with
 boto3's credential chain (refreshed as botocore does), sent over a keep-alive connection per thread
 (keepalive_http.py; through a proxy, by botocore's `URLLib3Session`), errors parsed by botocore's
-rest-json parser and raised as the client's own `ClientError` classes, so delivery.py classifies
-them unchanged. Signing is SigV4 as `SigV4Auth` computes it, without its request objects
-(sigv4.py).
+rest-json parser and raised as the client's own `ClientError` classes, so `classify`
+(core/aws_errors.py) judges them unchanged. Signing is SigV4 as `SigV4Auth` computes it,
+without its request objects (sigv4.py).
 
 Retries are botocore's 'standard' mode pieces (`RetryPolicy` of `StandardRetryConditions` +
 `ExponentialBackoff`, and the `RetryQuotaChecker`), driven by a small loop here; every retry
