@@ -13,7 +13,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from backfill.catalogue import BadRow, item_record, rows
 from backfill.settings import BackfillSettings
-from core.kafka import producer_config
+from core.kafka import produce_when_room, producer_config
 from schemas import catalog_encoder, load_rules
 
 # At most this many bad rows are listed in the report (all are counted).
@@ -53,12 +53,7 @@ def run_items_backfill(
                     report.bad_rows.append(BadRow(line, problem or "unreadable"))
                 continue
             value, key = catalog_encoder.encode(record), record.item_id.encode()
-            while True:
-                try:
-                    producer.produce(settings.items_topic, value, key, on_delivery=delivered)
-                    break
-                except BufferError:
-                    producer.poll(0.1)  # local queue full: wait for acknowledgements
+            produce_when_room(producer, settings.items_topic, value, key=key, on_delivery=delivered)
             report.produced += 1
             producer.poll(0)
     except UnicodeDecodeError as exc:

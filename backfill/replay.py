@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from backfill.export_files import read_lines
 from backfill.settings import BackfillSettings
-from core.kafka import producer_config
+from core.kafka import produce_when_room, producer_config
 from schemas import check_event
 
 
@@ -60,21 +60,26 @@ def run_backfill(
                 except orjson.JSONDecodeError:
                     actor, reason = None, "malformed_json"
                 if actor is not None:
-                    _produce(
+                    produce_when_room(
                         producer,
                         settings.raw_topic,
-                        actor.encode(),
                         line.data,
-                        headers,
-                        delivered,
+                        key=actor.encode(),
+                        headers=headers,
+                        on_delivery=delivered,
                     )
                     report.produced += 1
                 else:
                     report.dead_lettered += 1
                     report.reasons[reason] = report.reasons.get(reason, 0) + 1
                     headers += [("dead_letter_reason", reason.encode()), ("stage", b"backfill")]
-                    _produce(
-                        producer, settings.raw_dead_letter_topic, b"", line.data, headers, delivered
+                    produce_when_room(
+                        producer,
+                        settings.raw_dead_letter_topic,
+                        line.data,
+                        key=b"",
+                        headers=headers,
+                        on_delivery=delivered,
                     )
                 sent += 1
                 bar.update()
@@ -83,22 +88,6 @@ def run_backfill(
     left = producer.flush(60)
     report.failed += left
     return report
-
-
-def _produce(
-    producer: Producer,
-    topic: str,
-    key: bytes,
-    value: bytes,
-    headers: list[tuple[str, bytes]],
-    on_delivery: object,
-) -> None:
-    while True:
-        try:
-            producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
-            return
-        except BufferError:
-            producer.poll(0.1)  # local queue full: wait for acknowledgements
 
 
 def _pace(started: float, sent: int, rate: float) -> None:

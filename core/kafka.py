@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from confluent_kafka import KafkaError, KafkaException, TopicCollection
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic, TopicDescription
 
 from core.settings import KafkaSettings
@@ -20,6 +20,17 @@ log = logging.getLogger(__name__)
 # none (confluent-kafka 2.16 serves them from AdminClient.poll() only), so each admin call here
 # polls once when it returns or raises (`_serving_logs`).
 LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
+
+
+def produce_when_room(producer: Producer, topic: str, value: bytes, **kwargs: Any) -> None:
+    """`producer.produce`, waiting for room while librdkafka's local queue is full (polling
+    serves the acknowledgements that empty it): for writers that must not drop a record."""
+    while True:
+        try:
+            producer.produce(topic, value, **kwargs)
+            return
+        except BufferError:
+            producer.poll(0.1)
 
 
 def producer_config(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]:

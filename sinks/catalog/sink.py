@@ -24,7 +24,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from core.consumer_lag import LagReporter
-from core.kafka import consumer_config, producer_config
+from core.kafka import consumer_config, produce_when_room, producer_config
 from core.record_size import fit_dead_letter
 from schemas.catalog import InvalidCatalogRecord
 from sinks.catalog import metrics
@@ -167,17 +167,13 @@ class CatalogSink:
         _, fitted, fitted_headers = fit_dead_letter(
             None, value, headers, self._settings.kafka_message_max_bytes
         )
-        while True:
-            try:
-                self._producer.produce(
-                    self._kind.dead_letter_topic,
-                    fitted,
-                    headers=fitted_headers,
-                    on_delivery=acknowledged,
-                )
-                return
-            except BufferError:  # librdkafka's queue is full: let acknowledgements drain it
-                self._producer.poll(0.1)
+        produce_when_room(
+            self._producer,
+            self._kind.dead_letter_topic,
+            fitted,
+            headers=fitted_headers,
+            on_delivery=acknowledged,
+        )
 
     @property
     def _stage(self) -> bytes:

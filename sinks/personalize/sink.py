@@ -35,7 +35,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from core.consumer_lag import LagReporter
-from core.kafka import consumer_config, producer_config
+from core.kafka import consumer_config, produce_when_room, producer_config
 from core.record_size import fit_dead_letter
 from sinks.personalize import metrics
 from sinks.personalize.batcher import Batcher, Call, Pending
@@ -218,17 +218,13 @@ class PersonalizeSink:
         )
         if value is not None:
             fitted_headers.append(("truncated_from_bytes", str(len(item.value or b"")).encode()))
-        while True:
-            try:
-                self._producer.produce(
-                    self._settings.interactions_dead_letter_topic,
-                    fitted,
-                    headers=fitted_headers,
-                    on_delivery=acknowledged,
-                )
-                return
-            except BufferError:  # librdkafka's queue is full: let acknowledgements drain it
-                self._producer.poll(0.1)
+        produce_when_room(
+            self._producer,
+            self._settings.interactions_dead_letter_topic,
+            fitted,
+            headers=fitted_headers,
+            on_delivery=acknowledged,
+        )
 
     # -- memory and duplicates bounds ----------------------------------------------------------
 
