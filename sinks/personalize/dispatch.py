@@ -5,9 +5,11 @@ finished ones back (`collect`), all from its one thread: the pool's threads only
 and queue its outcome, so the send queue, the retries and the counts here are touched by the
 loop's thread alone, and so are the batcher and the offsets, which stay in the loop.
 
-- In flight: at most 2 x `sink_threads` calls (a queued call per busy thread). A call counts
-  from its submission to the pool until the loop no longer holds it (its delivery-log record
-  acknowledged: the loop passes that count to `dispatch`).
+- In flight: at most 2 x `sink_threads` calls in the pool (a queued call per busy thread), and
+  at most 4 x `sink_threads` in all: a call counts from its submission to the pool until the
+  loop no longer holds it (its delivery-log record acknowledged: the loop passes that count to
+  `dispatch`). The log's acknowledgement takes about as long as a call on a busy broker, so a
+  slot shared by both would halve the calls/s the pool can reach (bench/README.md).
 - Tokens: a call's first attempt takes its token from the shared rate limiter here, without
   blocking: a call without one waits for the next turn (rate_limit.py).
 - Quota-aware batching (`SINK_BATCHING=quota`, `take_lingered`): at the rate limit a lingered
@@ -48,9 +50,9 @@ log = logging.getLogger(__name__)
 # for a token it waits at most one turn: long enough that each turn hands the pool a burst of
 # calls (the core works through them together instead of waking from idle once per call, a
 # measurable share of the sink's CPU at 1,000 calls/s: bench/README.md), short enough that the
-# in-flight cap allows the rate with room to spare. A call holds its slot about two turns (its
-# result is collected the turn after it went out, its delivery-log record acknowledged a turn
-# later), so a turn is a quarter of max_in_flight / rate: 4 ms for 16 calls at 1,000 calls/s.
+# in-flight cap allows the rate with room to spare. A call holds its pool slot about two turns
+# (it goes out, its result is collected the turn after), so a turn is a quarter of pool_slots /
+# rate: 4 ms for 16 slots at 1,000 calls/s.
 _LONGEST_TURN_SECONDS = 0.01
 _SHORTEST_TURN_SECONDS = 0.001
 
@@ -81,8 +83,9 @@ class Dispatcher:
         self._current = current
         self._clock = clock
         self._pool = ThreadPoolExecutor(settings.sink_threads, thread_name_prefix="put-events")
-        self.max_in_flight = 2 * settings.sink_threads
-        turn = self.max_in_flight / settings.sink_rate_limit_calls_per_second / 4
+        self.pool_slots = 2 * settings.sink_threads  # handed to the pool, not collected yet
+        self.max_in_flight = 2 * self.pool_slots  # and those whose log record is not stored
+        turn = self.pool_slots / settings.sink_rate_limit_calls_per_second / 4
         self.turn = min(_LONGEST_TURN_SECONDS, max(_SHORTEST_TURN_SECONDS, turn))
         self.in_flight = 0  # handed to the pool, outcome not collected yet
         self.stopped_by: str | None = None  # the fatal error code while delivery is stopped
@@ -121,7 +124,7 @@ class Dispatcher:
         slots and free tokens, whichever are fewer (none while delivery is stopped)."""
         if self.stopped_by is not None:
             return 0
-        slots = self.max_in_flight - self.in_flight - held
+        slots = min(self.pool_slots - self.in_flight, self.max_in_flight - self.in_flight - held)
         return max(0, min(slots, self._limiter.available()) - len(self._ready))
 
     def dispatch(self, held: int = 0) -> None:
@@ -138,7 +141,11 @@ class Dispatcher:
                     self._hand_over(self._ready.pop())
             return
         # A call's first attempt takes its token here, without blocking: the rest wait a turn.
-        while self._ready and self.in_flight + held < self.max_in_flight:
+        while (
+            self._ready
+            and self.in_flight < self.pool_slots
+            and self.in_flight + held < self.max_in_flight
+        ):
             if self._limiter.take():
                 return
             self._hand_over(self._ready.pop())

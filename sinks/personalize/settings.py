@@ -76,7 +76,8 @@ class SinkSettings(KafkaSettings):
         ge=1,
         description=(
             "Concurrent PutEvents calls (one shared client). At most 2 x this many calls are in "
-            "flight (a call until its delivery-log record is stored): what a crash re-sends. "
+            "the pool and 4 x in flight (a call until its delivery-log record is stored): what "
+            "a crash re-sends. "
             "The quota's 1,000 calls/s at ~30 ms a call needs ~20; 24 leaves room."
         ),
     )

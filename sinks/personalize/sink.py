@@ -21,8 +21,8 @@ batcher and the offsets are only touched here.
   the calls in flight at the crash: the source offsets of every accepted call go to the
   delivery log (delivery_log.py), which the next owner of a partition reads on assignment to
   skip them. A call is in flight from its submission to the pool until Kafka acknowledged its
-  delivery-log record, and at most 2 x `sink_threads` calls are in flight (dispatch.py), so a
-  crash re-sends at most 2 x `sink_threads` x 10 events (more only if the log cannot be
+  delivery-log record, and at most 4 x `sink_threads` calls are in flight (dispatch.py), so a
+  crash re-sends at most 4 x `sink_threads` x 10 events (more only if the log cannot be
   written or read within `sink_delivery_log_read_timeout_seconds`; a call AWS accepted but
   whose answer was lost is also sent twice).
 """

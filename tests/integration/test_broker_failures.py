@@ -40,10 +40,10 @@ ENV = {
     "SINK_GROUP_ID": "failures-sink",
 }
 # docs/operations.md, "Broker failures": a broker failure costs at most what a
-# sink crash costs (its calls in flight, 2 x SINK_THREADS calls of at most 10 events) each
+# sink crash costs (its calls in flight, 4 x SINK_THREADS calls of at most 10 events) each
 # time the sink loses its partitions, and the stream stage re-emits nothing it had recorded
 # as emitted. Five faults below.
-RESEND_BOUND = 5 * 2 * SINK_THREADS * 10
+RESEND_BOUND = 5 * 4 * SINK_THREADS * 10
 
 
 @pytest.mark.timeout(600)  # ~3 minutes alone; a loaded machine takes longer

@@ -20,10 +20,10 @@ SECRET = "scale-out-test-webhook-secret-0123456789"
 SINK_THREADS = 4
 STREAMS_BATCH_SIZE = 200
 # docs/operations.md, "Scaling out": a SIGKILLed sink re-sends at most its calls in flight
-# (2 x SINK_THREADS calls of at most 10 events); a SIGKILLed streams worker re-emits at most
+# (4 x SINK_THREADS calls of at most 10 events); a SIGKILLed streams worker re-emits at most
 # the batch whose dedup records Kafka had not yet acknowledged (STREAMS_BATCH_SIZE); a join
 # re-sends nothing.
-RESEND_BOUND = 2 * SINK_THREADS * 10 + STREAMS_BATCH_SIZE
+RESEND_BOUND = 4 * SINK_THREADS * 10 + STREAMS_BATCH_SIZE
 
 
 class Stage:

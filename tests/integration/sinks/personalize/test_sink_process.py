@@ -21,10 +21,10 @@ THREADS = 4
 PARTITIONS = 3  # tests.fixtures.kafka_fixture.kafka_settings
 # What a restarted sink may re-send (docs/architecture.md, "The re-send bound"): the calls in
 # flight at the crash. A call is in flight from its submission to the pool until Kafka
-# acknowledged its delivery-log record, and the sink keeps at most 2 x SINK_THREADS in flight,
+# acknowledged its delivery-log record, and the sink keeps at most 4 x SINK_THREADS in flight,
 # each of at most 10 events. (Without the log it re-sent every delivered record above the
 # committed offsets: up to SINK_MAX_UNCOMMITTED_EVENTS + partitions x (that + a poll batch).)
-RESEND_BOUND = 10 * 2 * THREADS
+RESEND_BOUND = 10 * 4 * THREADS
 
 
 def sink_env(kafka: KafkaSettings, emulator: RunningEmulator, port: int) -> dict[str, str]:

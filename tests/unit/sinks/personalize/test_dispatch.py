@@ -105,21 +105,25 @@ def test_the_in_flight_cap_counts_the_pool_and_what_the_loop_still_holds(
 ) -> None:
     client.gate = threading.Event()
     sending = dispatcher(client, clock, threads=2)
-    assert sending.max_in_flight == 4  # a queued call per busy thread
-    sending.submit_all(call(n) for n in range(6))
-    sending.dispatch(held=1)  # one call delivered but its delivery-log record not stored yet
-    assert sending.in_flight == 3
-    sending.dispatch(held=0)
+    assert sending.pool_slots == 4  # a queued call per busy thread
+    assert sending.max_in_flight == 8  # and as many again awaiting their delivery-log record
+    sending.submit_all(call(n) for n in range(10))
+    sending.dispatch(held=5)  # delivered calls whose delivery-log records are not stored yet
+    assert sending.in_flight == 3  # 3 + 5 held: the whole in-flight cap
+    sending.dispatch(held=2)
+    assert sending.in_flight == 4  # the pool's cap, though 2 more could be in flight
     sending.dispatch(held=0)
     assert sending.in_flight == 4
     client.gate.set()
     assert [o.verdict for o in settle(sending)] == [Verdict.DELIVERED] * 4
+    sending.dispatch(held=4)  # the 4 just delivered, their log records not stored yet
+    assert sending.in_flight == 4  # held calls no longer take the pool's slots
+    assert len(settle(sending)) == 4
     sending.dispatch()
     assert sending.in_flight == 2  # the rest go once slots are free
     assert len(settle(sending)) == 2
-    assert sorted(client.sent) == [[n] for n in range(6)]
+    assert sorted(client.sent) == [[n] for n in range(10)]
     sending.close()
-
 
 def test_a_call_without_a_token_waits_for_a_later_turn(client: FakeClient, clock: Clock) -> None:
     limiter = RateLimiter(1, burst=1, clock=clock)  # one token a second
@@ -219,7 +223,7 @@ def test_the_room_is_the_free_tokens_or_slots_less_what_is_queued_oldest_group_f
 ) -> None:
     limiter = RateLimiter(10, burst=3, clock=clock)  # three tokens saved up
     batcher = Batcher(0.5, clock)
-    sending = dispatcher(client, clock, limiter=limiter, threads=2)  # four slots
+    sending = dispatcher(client, clock, limiter=limiter, threads=2)  # 4 pool slots, 8 in flight
     batcher.add("a", "s", pending(0, partition=0))
     clock.now += 0.1
     batcher.add("b", "s", pending(1, partition=1))
@@ -228,7 +232,7 @@ def test_the_room_is_the_free_tokens_or_slots_less_what_is_queued_oldest_group_f
     batcher.add("d", "s", pending(3, partition=1))
     clock.now += 0.5
     sending.submit(call(9, partition=2))  # a full call from the batcher, say: it goes first
-    assert sending.room() == 2 and sending.room(held=3) == 0
+    assert sending.room() == 2 and sending.room(held=6) == 1 and sending.room(held=7) == 0
     sending.take_lingered(batcher)
     sending.dispatch()
     settle(sending)
