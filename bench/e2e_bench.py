@@ -87,7 +87,6 @@ MIX = {
     "app_open": 4.8,
 }
 ITEMS = 50_000
-WARM_UP_RATE = 100  # events/s
 
 
 @dataclass
@@ -296,6 +295,21 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def jit_seconds(pid: int) -> float:
+    """utime + stime of a JVM's JIT compiler threads ("C1/C2 CompilerThread<n>"), alive now:
+    the broker's warm-up, which a broker that has run for a while no longer pays."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if "CompilerThre" not in (task / "comm").read_text():
+                continue
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     total = 0.0
     for each in process_tree(pid):
@@ -318,6 +332,33 @@ def group_lag(bootstrap: str, group: str, topic: str) -> int:
             low, high = consumer.get_watermark_offsets(tp, timeout=10)
             lag += high - (tp.offset if tp.offset >= 0 else low)
         return lag
+    finally:
+        consumer.close()
+
+
+def written_at(bootstrap: str, topic: str) -> dict[str, float]:
+    """Each interaction's eventId and its record's timestamp (when the stream stage produced
+    it): splits an event's latency into the stages before the topic and the sink after it."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"e2e-bench-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        open_partitions, times = set(partitions), {}
+        while open_partitions:
+            for message in consumer.consume(10_000, 1.0):
+                if message.error():
+                    open_partitions.discard(message.partition())
+                    continue
+                event_id = orjson.loads(message.value())["event_id"]
+                times[event_id] = message.timestamp()[1] / 1000
+        return times
     finally:
         consumer.close()
 
@@ -357,6 +398,7 @@ class Result:
     expected: int = 0  # sent events of a type in the rules
     delivered: int = 0  # of those, seen at the emulator
     latencies: list[float] = field(default_factory=list)
+    to_topic: list[float] = field(default_factory=list)  # from the 200 to the interactions topic
     last_p50: float = 0.0  # p50 of the events sent in the last 10 s: rising means falling behind
     calls: int = 0
     events: int = 0
@@ -366,6 +408,7 @@ class Result:
     drained_s: float = 0.0  # from the last 200 until every expected event had arrived
     cpu: dict[str, float] = field(default_factory=dict)
     rss: dict[str, float] = field(default_factory=dict)
+    broker_jit: float = 0.0  # of the broker's CPU, its JIT compiler threads'
     window: float = 0.0
     call_ms: float = 0.0  # the sink's mean PutEvents call (its histogram), emulator delay included
     driving_cpu: float = 0.0  # the driver's CPU while it drove (its part of the whole window)
@@ -403,6 +446,7 @@ def run_rate(
     sink_status = f"http://127.0.0.1:{stack.ports.sink_status}"
     calls_before = call_seconds(sink_status)
     cpu_before = {name: cpu_seconds(pids[name]) for name in PROCESSES}
+    jit_before = jit_seconds(pids["broker"])
     wall_before = time.monotonic()
     driver_before = time.process_time()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
@@ -444,6 +488,7 @@ def run_rate(
     result.drained_s = time.time() - sent.finished
     result.window = time.monotonic() - wall_before
     result.cpu = {name: cpu_seconds(pids[name]) - cpu_before[name] for name in PROCESSES}
+    result.broker_jit = jit_seconds(pids["broker"]) - jit_before
     result.cpu["driver"] -= analysis_cpu
     result.rss = {name: rss_mb(pids[name]) for name in PROCESSES}
     calls_after = call_seconds(sink_status)
@@ -472,6 +517,13 @@ def run_rate(
             if at >= last:
                 recent.append(arrived[event_id] - at)
     result.delivered = len(result.latencies)
+    written = written_at(bootstrap, kafka.interactions_topic)
+    result.to_topic = [written[i] - at for i, at in answered.items() if i in written]
+    if args.dump:  # one line per expected event: answered, written, arrived (epoch seconds)
+        with open(Path(args.dump) / f"events-{rate:.0f}.csv", "w") as out:
+            for i, at in answered.items():
+                out.write(f"{at:.4f},{written.get(i, float('nan')):.4f},")
+                out.write(f"{arrived.get(i, float('nan')):.4f}\n")
     result.last_p50 = percentile(recent, 0.5)
     return result
 
@@ -555,6 +607,17 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
         + "; CPU while driving, us per POST: "
         + ", ".join(f"{r.driving_cpu / (r.sent / r.per_post) * 1e6:.0f}" for r in results)
     )
+    lines.append(
+        "of the broker's CPU, its JIT compiler threads' (warm-up), CPU-s per million events: "
+        + ", ".join(f"{r.broker_jit / r.sent * 1e6:.0f}" for r in results)
+    )
+    lines.append(
+        "from the 200 to the interactions topic (ingest, broker, streams), p50 / p99, s: "
+        + ", ".join(
+            f"{percentile(r.to_topic, 0.5):.3f} / {percentile(r.to_topic, 0.99):.3f}"
+            for r in results
+        )
+    )
     return "\n".join(lines)
 
 
@@ -574,10 +637,19 @@ def main() -> None:
         help="SINK_THREADS (default: the sink's own): one for all rates, or one per rate",
     )
     parser.add_argument(
-        "--warmup-seconds", type=float, default=3.0, help=f"at {WARM_UP_RATE} events/s"
+        "--warmup-seconds",
+        type=float,
+        default=20.0,
+        help="untimed, before each rate: the broker's JIT compilation, connections, assignments",
+    )
+    parser.add_argument(
+        "--warmup-rate", type=float, default=0.0, help="events/s of the warm-up (0: the rate's)"
     )
     parser.add_argument(
         "--drain-seconds", type=float, default=20.0, help="longest wait for the last events"
+    )
+    parser.add_argument(
+        "--dump", default="", help="a folder: write each event's times there, one CSV a rate"
     )
     args = parser.parse_args()
     rates = [float(rate) for rate in args.rates.split(",")]
@@ -621,9 +693,12 @@ def main() -> None:
             this = argparse.Namespace(**{**vars(args), "per_post": size})
             this.sink_threads = sink_threads or f"{DEFAULT_SINK_THREADS} (default)"
             if args.warmup_seconds > 0:
-                # Connections, assignments, the first batches: slowly (no backlog), not timed.
-                warm = argparse.Namespace(**{**vars(this), "seconds": args.warmup_seconds})
-                run_rate(stack, broker, WARM_UP_RATE, warm, seed=0)
+                # Not timed: connections, assignments, and the broker's JIT compilation, which
+                # takes a third of a core for the first minute of load (bench/README.md).
+                warm = argparse.Namespace(
+                    **{**vars(this), "seconds": args.warmup_seconds, "dump": ""}
+                )
+                run_rate(stack, broker, args.warmup_rate or rate, warm, seed=0)
             results.append(run_rate(stack, broker, rate, this, seed=n))
             stack.check_alive()
             stack.stop()

@@ -125,6 +125,7 @@ def test_the_in_flight_cap_counts_the_pool_and_what_the_loop_still_holds(
     assert sorted(client.sent) == [[n] for n in range(10)]
     sending.close()
 
+
 def test_a_call_without_a_token_waits_for_a_later_turn(client: FakeClient, clock: Clock) -> None:
     limiter = RateLimiter(1, burst=1, clock=clock)  # one token a second
     sending = dispatcher(client, clock, limiter=limiter)
