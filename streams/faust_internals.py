@@ -26,11 +26,14 @@ _CONSUMER_PARTS = {
     "force_commit": "coroutine (): commits every acknowledged offset",
     "maybe_wait_for_commit_to_finish": "coroutine (): waits for a commit under way",
     "_thread": "attribute: the consumer thread aiokafka runs in, on its own event loop",
+    "_new_consumer_thread": "method (): builds that thread",
 }
 # name -> what it must be on faust.transport.drivers.aiokafka.AIOKafkaConsumerThread.
 _THREAD_PARTS = {
     "call_thread": "coroutine (fun, *args): awaits fun(*args) run in the consumer thread",
     "_ensure_consumer": "method (): the aiokafka consumer (seek(tp, offset))",
+    "_create_worker_consumer": "method (transport): builds the worker's aiokafka consumer, "
+    "whose _fetch_max_wait_ms its start() reads",
 }
 
 
