@@ -14,6 +14,7 @@ policy and delivery.py treat them alike. TLS verifies as botocore does: against 
 """
 
 import http.client
+import select
 import socket
 import ssl
 import threading
@@ -30,7 +31,6 @@ from botocore.exceptions import (
     SSLError,
 )
 from botocore.httpsession import get_cert_path
-from urllib3.util.wait import wait_for_read
 
 
 class _Body:
@@ -107,14 +107,14 @@ class KeepAliveHTTP:
         """This thread's open connection, or a new one (an idle one the server closed is
         readable: it is replaced before use, as urllib3 does)."""
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is not None and (
-            connection.sock is None or wait_for_read(connection.sock, 0)
-        ):
+        if connection is not None and (connection.sock is None or self._local.readable.poll(0)):
             self._drop()
             connection = None
         if connection is None:
             connection = self._connect()
-            self._local.connection = connection
+            readable = select.poll()  # registered once: one poll(0) a call, as urllib3's check
+            readable.register(connection.sock, select.POLLIN)
+            self._local.connection, self._local.readable = connection, readable
         return connection
 
     def _connect(self) -> http.client.HTTPConnection:

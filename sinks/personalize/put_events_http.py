@@ -16,6 +16,7 @@ takes a rate-limiter token first (the caller took the first attempt's, rate_limi
 `SINK_PUT_EVENTS_CLIENT=boto3` uses boto3 instead.
 """
 
+import random
 import socket
 import time
 import uuid
@@ -40,6 +41,7 @@ from sinks.personalize.sigv4 import PostSigner
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_random = random.Random()  # seeded from os.urandom once
 
 
 def epoch_seconds(value: Any) -> int | float:
@@ -118,7 +120,9 @@ class LeanPutEvents:
 
     def put_events(self, **request: Any) -> dict[str, Any]:
         body = put_events_body(request)
-        invocation = str(uuid.uuid4())
+        # A random (version 4) UUID as botocore's, from Python's generator: uuid4() reads
+        # os.urandom, a system call that also hands the GIL to another thread, on every call.
+        invocation = str(uuid.UUID(int=_random.getrandbits(128), version=4))
         request_context: dict[str, Any] = {}
         attempt = 1
         while True:
