@@ -13,6 +13,7 @@ policy and delivery.py treat them alike. TLS verifies as botocore does: against 
 (AWS_CA_BUNDLE or the profile's ca_bundle, passed in by the caller), else botocore's bundle.
 """
 
+import functools
 import http.client
 import select
 import socket
@@ -21,7 +22,7 @@ import threading
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HeadersDict
 from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -41,6 +42,28 @@ class _Body:
 
     def stream(self) -> list[bytes]:
         return [self._content]
+
+
+class Answer(AWSResponse):
+    """An `AWSResponse` whose case-insensitive `headers` are built only when read (the error
+    path: botocore's parser and retry checks); a delivered call needs `plain_headers` alone."""
+
+    def __init__(self, url: str, status_code: int, headers: list[tuple[str, str]], body: bytes):
+        self.url, self.status_code, self.raw = url, status_code, _Body(body)
+        self._content = body
+        self._header_list = headers
+
+    @functools.cached_property
+    def headers(self) -> HeadersDict:  # type: ignore[override]
+        return HeadersDict(self._header_list)
+
+    def plain_headers(self) -> dict[str, str]:
+        """`dict(self.headers)`: the first spelling of a name, its last value."""
+        spelled: dict[str, str] = {}
+        plain: dict[str, str] = {}
+        for name, value in self._header_list:
+            plain[spelled.setdefault(name.lower(), name)] = value
+        return plain
 
 
 class KeepAliveHTTP:
@@ -83,7 +106,7 @@ class KeepAliveHTTP:
         body = body.encode() if isinstance(body, str) else body
         return self.post(urlsplit(request.url).path, body, headers)
 
-    def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> AWSResponse:
+    def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> Answer:
         """`headers`: a plain mapping (http.client iterates its items)."""
         head = [f"POST {path} HTTP/1.1\r\n", self._host_line]
         for name, value in headers.items():
@@ -101,7 +124,7 @@ class KeepAliveHTTP:
             raise self._exchange_error(exc) from exc
         if close:  # the server said "Connection: close", HTTP/1.0, or a body up to the close
             self._drop()
-        return AWSResponse(self._url, status, answer_headers, _Body(content))
+        return Answer(self._url, status, answer_headers, content)
 
     def _connection(self) -> http.client.HTTPConnection:
         """This thread's open connection, or a new one (an idle one the server closed is

@@ -35,7 +35,7 @@ from botocore.parsers import create_parser
 from botocore.retries import quota, standard
 from botocore.utils import get_environ_proxies
 
-from sinks.personalize.keepalive_http import KeepAliveHTTP
+from sinks.personalize.keepalive_http import Answer, KeepAliveHTTP
 from sinks.personalize.rate_limit import RateLimiter
 from sinks.personalize.sigv4 import PostSigner
 
@@ -142,12 +142,19 @@ class LeanPutEvents:
                 status = http_response.status_code
                 if 200 <= status < 300:
                     self._quota.release_retry_quota(request_context, http_response)
-                    headers = http_response.headers
+                    if isinstance(http_response, Answer):  # its headers never made case-blind
+                        headers = http_response.plain_headers()
+                        request_id = next(
+                            (v for k, v in headers.items() if k.lower() == "x-amzn-requestid"), ""
+                        )
+                    else:
+                        headers = dict(http_response.headers)
+                        request_id = http_response.headers.get("x-amzn-requestid", "")
                     return {
                         "ResponseMetadata": {
-                            "RequestId": headers.get("x-amzn-requestid", ""),
+                            "RequestId": request_id,
                             "HTTPStatusCode": status,
-                            "HTTPHeaders": dict(headers),
+                            "HTTPHeaders": headers,
                             "RetryAttempts": attempt - 1,
                         }
                     }

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sinks.personalize.keepalive_http import _exchange
+from sinks.personalize.keepalive_http import Answer, _exchange
 
 REQUEST = b"POST /events HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}"
 
@@ -129,3 +129,16 @@ def test_a_broken_answer_is_an_http_error(
     with pytest.raises(http.client.HTTPException):
         _exchange(client, REQUEST)
     served.join()
+
+
+def test_an_answers_headers_read_as_botocores() -> None:
+    """The delivered path's plain headers are what dict(AWSResponse.headers) would give, and
+    the error path still reads them case-blind."""
+    from botocore.awsrequest import AWSResponse
+
+    listed = [("x-amzn-RequestId", "r-1"), ("Content-Type", "a"), ("content-type", "b")]
+    answer = Answer("http://h/events", 200, listed, b"{}")
+    botocores = AWSResponse("http://h/events", 200, listed, None)
+    assert answer.plain_headers() == dict(botocores.headers)
+    assert answer.headers["X-AMZN-REQUESTID"] == "r-1"
+    assert answer.content == b"{}" and answer.status_code == 200
