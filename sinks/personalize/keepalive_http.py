@@ -1,4 +1,4 @@
-"""One keep-alive HTTP(S) connection per PutEvents thread: http.client connects, the exchange is ours.
+"""One keep-alive HTTP(S) connection per PutEvents thread: http.client connects, we exchange.
 
 botocore's `URLLib3Session` and urllib3's pool cost CPU on every call (pool lookup, URL parsing,
 `Retry` and `Timeout` objects, response wrapping) on top of what http.client spends on the exchange

@@ -45,7 +45,7 @@ def test_content_length_answer_in_pieces(pair: tuple[socket.socket, socket.socke
     served = answer(
         server,
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n",
-        b"x-amzn-RequestId: r-1\r\nContent-Length: 12\r\n\r\n{\"a\":",
+        b'x-amzn-RequestId: r-1\r\nContent-Length: 12\r\n\r\n{"a":',
         b" 12345}",
     )
     status, headers, body, close = _exchange(client, REQUEST)
@@ -59,7 +59,7 @@ def test_chunked_answer_with_trailers(pair: tuple[socket.socket, socket.socket])
     served = answer(
         server,
         b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n",
-        b"4;ext=1\r\n{\"a\"\r\n",
+        b'4;ext=1\r\n{"a"\r\n',
         b"3\r\n: 1\r\n1\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n",
     )
     status, _, body, close = _exchange(client, REQUEST)
