@@ -32,9 +32,9 @@ import itertools
 import logging
 import queue
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sinks.personalize import metrics
@@ -82,7 +82,10 @@ class Dispatcher:
         self._limiter = limiter
         self._current = current
         self._clock = clock
-        self._pool = ThreadPoolExecutor(settings.sink_threads, thread_name_prefix="put-events")
+        # The pool: plain threads taking calls from one queue (no futures: the outcome comes
+        # back through `_results`), started with the first call.
+        self._work: queue.SimpleQueue[Call | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
         self.pool_slots = 2 * settings.sink_threads  # handed to the pool, not collected yet
         self.max_in_flight = 2 * self.pool_slots  # and those whose log record is not stored
         turn = self.pool_slots / settings.sink_rate_limit_calls_per_second / 4
@@ -174,15 +177,37 @@ class Dispatcher:
 
     def close(self) -> None:
         """Wait for the calls in the pool; cancel what it has not started."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        while True:
+            try:
+                self._work.get_nowait()
+            except queue.Empty:
+                break
+        for _ in self._threads:
+            self._work.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
 
     def _hand_over(self, call: Call) -> None:
         self.in_flight += 1
         metrics.IN_FLIGHT.set(self.in_flight)
-        self._pool.submit(self._run, call)
+        if not self._threads:
+            for n in range(self._settings.sink_threads):
+                thread = threading.Thread(target=self._work_on, name=f"put-events_{n}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        self._work.put(call)
 
-    def _run(self, call: Call) -> None:  # in a pool thread
-        self._results.put(self._send(call))
+    def _work_on(self) -> None:  # a pool thread: send calls until close() says stop (None)
+        take, answer, send = self._work.get, self._results.put, self._send
+        while (call := take()) is not None:
+            try:
+                outcome = send(call)
+            except Exception as exc:  # a bug in sending: retried like an unexpected error
+                # The type only: a message may quote the call's data.
+                log.error("PutEvents call raised", extra={"error_type": type(exc).__name__})
+                outcome = Outcome(call, Verdict.UNEXPECTED, type(exc).__name__)
+            answer(outcome)
 
     def _handle(self, outcome: Outcome) -> bool:
         """Act on one outcome; True when the loop settles it."""

@@ -16,6 +16,7 @@ takes a rate-limiter token first (the caller took the first attempt's, rate_limi
 `SINK_PUT_EVENTS_CLIENT=boto3` uses boto3 instead.
 """
 
+import random
 import socket
 import time
 import uuid
@@ -34,12 +35,13 @@ from botocore.parsers import create_parser
 from botocore.retries import quota, standard
 from botocore.utils import get_environ_proxies
 
-from sinks.personalize.keepalive_http import KeepAliveHTTP
+from sinks.personalize.keepalive_http import Answer, KeepAliveHTTP
 from sinks.personalize.rate_limit import RateLimiter
 from sinks.personalize.sigv4 import PostSigner
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_random = random.Random()  # seeded from os.urandom once
 
 
 def epoch_seconds(value: Any) -> int | float:
@@ -118,7 +120,9 @@ class LeanPutEvents:
 
     def put_events(self, **request: Any) -> dict[str, Any]:
         body = put_events_body(request)
-        invocation = str(uuid.uuid4())
+        # A random (version 4) UUID as botocore's, from Python's generator: uuid4() reads
+        # os.urandom, a system call that also hands the GIL to another thread, on every call.
+        invocation = str(uuid.UUID(int=_random.getrandbits(128), version=4))
         request_context: dict[str, Any] = {}
         attempt = 1
         while True:
@@ -138,12 +142,19 @@ class LeanPutEvents:
                 status = http_response.status_code
                 if 200 <= status < 300:
                     self._quota.release_retry_quota(request_context, http_response)
-                    headers = http_response.headers
+                    if isinstance(http_response, Answer):  # its headers never made case-blind
+                        headers = http_response.plain_headers()
+                        request_id = next(
+                            (v for k, v in headers.items() if k.lower() == "x-amzn-requestid"), ""
+                        )
+                    else:
+                        headers = dict(http_response.headers)
+                        request_id = http_response.headers.get("x-amzn-requestid", "")
                     return {
                         "ResponseMetadata": {
-                            "RequestId": headers.get("x-amzn-requestid", ""),
+                            "RequestId": request_id,
                             "HTTPStatusCode": status,
-                            "HTTPHeaders": dict(headers),
+                            "HTTPHeaders": headers,
                             "RetryAttempts": attempt - 1,
                         }
                     }

@@ -209,3 +209,19 @@ def test_the_sinks_client_trusts_what_aws_ca_bundle_names(
     monkeypatch.setenv("AWS_CA_BUNDLE", str(cert_file))
     answer = build_client(settings, RateLimiter(1000.0)).put_events(**request)
     assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_tls_read_timeout_is_botocores_and_the_next_call_works(
+    tls_server: tuple[_Server, Path],
+) -> None:
+    """The kernel's read timeout under TLS (the socket is blocking) is a read timeout too."""
+    server, cert_file = tls_server
+    url = f"https://127.0.0.1:{server.server_address[1]}"
+    client = KeepAliveHTTP(url, 2.0, 0.2, ca_bundle=str(cert_file))
+    server.mode = "slow"
+    server.release = threading.Event()
+    with pytest.raises(ReadTimeoutError):
+        _post(client, 1)
+    server.mode = "keep-alive"
+    server.release.set()
+    _post(client, 2)

@@ -351,3 +351,51 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
     assert backoff(3, 0.5, 30, lambda: 1.0) == 4.0
     assert backoff(10, 0.5, 30, lambda: 1.0) == 30
     assert backoff(3, 0.5, 30, lambda: 0.25) == 1.0
+
+
+def test_a_send_that_raises_is_retried_not_lost(clock: Clock) -> None:
+    """A bug in sending (not an AWS answer) comes back as unexpected: the call is retried."""
+    attempts: list[int] = []
+
+    def send(made: Call) -> Outcome:
+        attempts.append(made.attempts)
+        if len(attempts) == 1:
+            raise RuntimeError("a bug")
+        return Outcome(made, Verdict.DELIVERED)
+
+    settings = SinkSettings(
+        sink_threads=1, sink_backoff_base_seconds=BASE, sink_backoff_max_seconds=CAP
+    )
+    sending = Dispatcher(settings, send, RateLimiter(1e9), lambda made: True, clock)
+    sending.submit(call(1))
+    sending.dispatch()
+    assert settle(sending) == [] and sending.busy is False  # waiting for its backoff
+    clock.now += CAP
+    sending.dispatch()
+    assert [o.verdict for o in settle(sending)] == [Verdict.DELIVERED]
+    assert attempts == [0, 1]
+    sending.close()
+
+
+def test_close_waits_for_started_calls_and_cancels_the_rest(
+    client: FakeClient, clock: Clock
+) -> None:
+    client.gate = threading.Event()
+    started = threading.Event()
+    put_events = client.put_events
+
+    def signalling(**request: Any) -> dict[str, Any]:
+        started.set()
+        return put_events(**request)
+
+    client.put_events = signalling  # type: ignore[method-assign]
+    sending = dispatcher(client, clock, threads=1)
+    sending.submit_all(call(n) for n in range(2))
+    sending.dispatch()  # one thread: call 0 is sent, call 1 waits in the pool's queue
+    assert started.wait(10)
+    closing = threading.Thread(target=sending.close)
+    closing.start()
+    client.gate.set()
+    closing.join(10)
+    assert not closing.is_alive()
+    assert client.sent == [[0]]  # call 1 was never started
