@@ -4,12 +4,19 @@
 
 from pathlib import Path
 
+import pytest
+
+import streams.app
 from streams.app import create_app
 from streams.consumer import BatchingConsumer
 from streams.settings import StreamsSettings
 
 
-async def test_the_worker_consumer_is_built_with_the_short_fetch_wait(tmp_path: Path) -> None:
+async def test_the_worker_consumer_is_built_with_the_short_fetch_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Faust's sensors register in the default registry: another test may have made an app.
+    monkeypatch.setattr(streams.app, "setup_prometheus_sensors", lambda *_, **__: None)
     app = create_app(StreamsSettings(streams_data_dir=tmp_path))
     consumer = app.consumer._thread._create_worker_consumer(app.transport)
     try:
