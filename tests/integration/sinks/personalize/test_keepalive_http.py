@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import (
@@ -30,6 +31,11 @@ class _Server(ThreadingHTTPServer):
     closed = 0
     release = threading.Event()
 
+    def shutdown_request(self, request: Any) -> None:
+        """Counted once the socket is closed (the handler's finish() comes before that)."""
+        super().shutdown_request(request)
+        self.closed += 1
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -38,10 +44,6 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.server.connections += 1
-
-    def finish(self) -> None:
-        super().finish()
-        self.server.closed += 1
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
