@@ -286,12 +286,15 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def _cpu_ticks(stat: Path) -> int:
+    """utime + stime from a /proc .../stat file (after the command name, which may hold spaces)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process and its descendants, all threads (/proc/PID/stat)."""
-    total = 0.0
-    for each in process_tree(pid):
-        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
+    total = sum(_cpu_ticks(Path(f"/proc/{each}/stat")) for each in process_tree(pid))
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -301,12 +304,10 @@ def jit_seconds(pid: int) -> float:
     total = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            if "CompilerThre" not in (task / "comm").read_text():
-                continue
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            if "CompilerThre" in (task / "comm").read_text():
+                total += _cpu_ticks(task / "stat")
         except OSError:  # the thread ended meanwhile
             continue
-        total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
 

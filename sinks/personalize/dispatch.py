@@ -127,8 +127,12 @@ class Dispatcher:
         slots and free tokens, whichever are fewer (none while delivery is stopped)."""
         if self.stopped_by is not None:
             return 0
-        slots = min(self.pool_slots - self.in_flight, self.max_in_flight - self.in_flight - held)
-        return max(0, min(slots, self._limiter.available()) - len(self._ready))
+        return max(0, min(self._free_slots(held), self._limiter.available()) - len(self._ready))
+
+    def _free_slots(self, held: int) -> int:
+        """Calls the pool may take now: under its own cap, and under the in-flight cap that
+        also counts the `held` calls awaiting their delivery-log record."""
+        return min(self.pool_slots - self.in_flight, self.max_in_flight - self.in_flight - held)
 
     def dispatch(self, held: int = 0) -> None:
         """Send what the in-flight cap and the tokens allow (`held`: calls finished here but
@@ -144,11 +148,7 @@ class Dispatcher:
                     self._hand_over(self._ready.pop())
             return
         # A call's first attempt takes its token here, without blocking: the rest wait a turn.
-        while (
-            self._ready
-            and self.in_flight < self.pool_slots
-            and self.in_flight + held < self.max_in_flight
-        ):
+        while self._ready and self._free_slots(held) > 0:
             if self._limiter.take():
                 return
             self._hand_over(self._ready.pop())
